@@ -1,0 +1,128 @@
+"""The public API: ingest(), retrieve(), ask(), stats(). The CLI, UI and eval call only these."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rag.embeddings import get_embedder
+from rag.errors import QuestionError
+from rag.extractive import compose, evidence_score, score_sentences, select
+from rag.index import Index
+from rag.models import Answer, Filters, IngestReport, Passage, RetrievalMode, Stats
+from rag.retrieval import retrieve_passages
+from rag.settings import Settings, get_settings
+from rag.verify import verify_answer
+
+ABSTAIN_TEXT = (
+    "The abstracts in this collection don't answer this question. "
+    "The closest papers found are listed as sources."
+)
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or get_settings()
+
+
+def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    return Filters.model_validate(filters)
+
+
+def check_question(question: str, settings: Settings) -> str:
+    """Refuse empty and oversized questions with a message that says what to do."""
+    q = " ".join((question or "").split())
+    if not q:
+        raise QuestionError("the question is empty: type a question about the papers")
+    limit = settings.answer.max_question_chars
+    if len(q) > limit:
+        raise QuestionError(
+            f"the question is {len(q)} characters long; the limit is {limit} "
+            "(RAG_ANSWER__MAX_QUESTION_CHARS): shorten it"
+        )
+    return q
+
+
+def ingest(
+    paths: Iterable[str | Path] | None = None,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+    settings: Settings | None = None,
+) -> IngestReport:
+    """Add abstract files (default: the bundled corpus) to the index; unchanged papers are skipped."""
+    paths = [Path(p) for p in paths] if paths else None
+    return Index(_settings(settings)).ingest(paths, rebuild=rebuild, progress=progress)
+
+
+def stats(settings: Settings | None = None) -> Stats:
+    return Index(_settings(settings)).stats()
+
+
+def retrieve(
+    question: str,
+    k: int | None = None,
+    *,
+    filters: Filters | dict[str, Any] | None = None,
+    mode: RetrievalMode | None = None,
+    settings: Settings | None = None,
+) -> list[Passage]:
+    """The best passage of each of the top-k papers, best first."""
+    s = _settings(settings)
+    return retrieve_passages(s, check_question(question, s), k, _filters(filters), mode)
+
+
+def ask(
+    question: str,
+    *,
+    k: int | None = None,
+    filters: Filters | dict[str, Any] | None = None,
+    mode: RetrievalMode | None = None,
+    settings: Settings | None = None,
+) -> Answer:
+    """Answer from the abstracts with verified [n] citations, or abstain when evidence is weak."""
+    s = _settings(settings)
+    q = check_question(question, s)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    passages = retrieve_passages(s, q, k, _filters(filters), mode)
+    timings["retrieve"] = round(time.perf_counter() - t0, 4)
+
+    t1 = time.perf_counter()
+    scored = score_sentences(q, passages, get_embedder(s))
+    confidence = evidence_score(scored)
+    abstained = confidence < s.answer.abstain_threshold
+    draft = "" if abstained else compose(select(scored, s.answer.max_sentences), passages)
+    timings["answer"] = round(time.perf_counter() - t1, 4)
+
+    t2 = time.perf_counter()
+    verified = verify_answer(draft, passages) if draft else None
+    timings["verify"] = round(time.perf_counter() - t2, 4)
+    timings["total"] = round(time.perf_counter() - t0, 4)
+
+    if verified is None or not verified.citations:
+        return Answer(
+            question=q,
+            text=ABSTAIN_TEXT,
+            sources=passages,
+            abstained=True,
+            mode="extractive",
+            confidence=round(confidence, 4),
+            removed=verified.removed if verified else [],
+            timings=timings,
+        )
+    return Answer(
+        question=q,
+        text=verified.text,
+        citations=verified.citations,
+        sources=passages,
+        abstained=False,
+        mode="extractive",
+        confidence=round(confidence, 4),
+        sentences=verified.sentences,
+        removed=verified.removed,
+        timings=timings,
+    )

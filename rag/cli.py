@@ -1,0 +1,133 @@
+"""The `rag` command. Library errors become one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ask questions about research-paper abstracts.")
+out = Console()
+err = Console(stderr=True)
+
+
+def edge(fn):
+    """Convert library errors (and a dead server, broken store...) to one line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from rag.errors import RagError
+
+        try:
+            return fn(*args, **kwargs)
+        except RagError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.command()
+@edge
+def ingest(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (txt, jsonl, csv, bib). Default: the bundled corpus.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Drop the index first and re-embed everything.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Parse, deduplicate, chunk and embed abstracts into the index."""
+    from rag import ingest as do_ingest
+
+    report = do_ingest(paths, rebuild=rebuild, progress=not as_json)
+    if as_json:
+        print(report.model_dump_json(indent=2))
+        return
+    out.print(
+        f"{report.files} files, {report.entries} entries -> {report.papers} unique papers: "
+        f"[green]{report.added} added[/], {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped; {report.chunks_written} chunks written in {report.seconds:.1f}s"
+    )
+    for reason, count in sorted(report.skip_counts().items()):
+        where = [f"{s.source}:{s.line}" if s.line else s.source for s in report.skipped if s.reason == reason]
+        out.print(f"  skipped {count} x {reason}: {', '.join(where[:5])}{' ...' if len(where) > 5 else ''}")
+
+
+@app.command()
+@edge
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    k: Annotated[Optional[int], typer.Option(help="Papers to retrieve.")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="Retrieval: hybrid, dense or bm25.")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="Only papers dated on/after YYYY-MM-DD.")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="Only papers dated on/before YYYY-MM-DD.")] = None,
+    source: Annotated[Optional[list[str]], typer.Option(help="Only papers from this file name (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole Answer as JSON.")] = False,
+) -> None:
+    """Answer a question with numbered citations, or say the abstracts don't answer it."""
+    from rag import Filters
+    from rag import ask as do_ask
+    from rag.errors import QuestionError
+
+    try:
+        filters = Filters(
+            date_from=date.fromisoformat(date_from) if date_from else None,
+            date_to=date.fromisoformat(date_to) if date_to else None,
+            sources=source or None,
+        )
+    except ValueError as exc:
+        raise QuestionError(f"bad date filter ({exc}): use YYYY-MM-DD") from None
+    if mode not in (None, "hybrid", "dense", "bm25"):
+        raise QuestionError(f"unknown retrieval mode '{mode}': use hybrid, dense or bm25")
+    answer = do_ask(question, k=k, filters=filters, mode=mode)
+    if as_json:
+        print(answer.model_dump_json(indent=2))
+        return
+    out.print(answer.text, markup=False, highlight=False)
+    out.print()
+    if answer.citations:
+        for c in answer.citations:
+            out.print(f"[bold][{c.number}][/] {c.title}", highlight=False)
+    else:
+        out.print("[dim]Closest papers:[/]")
+        for p in answer.sources:
+            out.print(f"  - {p.title}", markup=False, highlight=False)
+    if answer.removed:
+        out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
+
+
+@app.command()
+@edge
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """Papers, chunks, embedding model and store location."""
+    from rag import stats as do_stats
+
+    s = do_stats()
+    if as_json:
+        print(s.model_dump_json(indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("papers", "chunks", "embedding_model", "embedding_dim", "store", "collection"):
+        table.add_row(key, str(getattr(s, key)))
+    for name, n in s.sources.items():
+        table.add_row(f"  {name}", f"{n} papers")
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    main()

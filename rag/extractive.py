@@ -1,0 +1,111 @@
+"""Extractive answerer: quote the abstract sentences that answer the question, with citations.
+
+No language model: sentences are scored by embedding similarity to the question plus lexical
+overlap, selected with maximal marginal relevance (so the answer is not three paraphrases of one
+claim) and spread across papers, then put back in their abstract order under each paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.lexical import content_stems
+from rag.models import Passage
+from rag.text import split_sentences
+
+LEXICAL_WEIGHT = 0.3
+MMR_LAMBDA = 0.7
+MAX_PER_PAPER = 2
+MARGIN = 0.15  # sentences scoring this far below the best one are left out
+
+
+@dataclass
+class ScoredSentence:
+    source: int  # 0-based index into the passages
+    position: int  # order within the passage
+    text: str
+    cosine: float
+    lexical: float
+    score: float
+    vector: np.ndarray
+
+
+def _lexical(question_stems: set[str], text: str) -> float:
+    if not question_stems:
+        return 0.0
+    return len(question_stems & set(content_stems(text))) / len(question_stems)
+
+
+def score_sentences(question: str, passages: list[Passage], embedder) -> list[ScoredSentence]:
+    """Every sentence of every passage, scored against the question."""
+    items = [(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(split_sentences(p.text))]
+    if not items:
+        return []
+    q = np.asarray(embedder.get_query_embedding(question))
+    vecs = np.asarray(embedder.get_text_embedding_batch([s for _, _, s in items]))
+    q_stems = set(content_stems(question))
+    out = []
+    for (i, j, s), v in zip(items, vecs):
+        cos = float(v @ q / (np.linalg.norm(v) * np.linalg.norm(q) + 1e-9))
+        lex = _lexical(q_stems, f"{passages[i].title} {s}")
+        out.append(ScoredSentence(i, j, s, cos, lex, cos + LEXICAL_WEIGHT * lex, v))
+    return out
+
+
+def evidence_score(scored: list[ScoredSentence]) -> float:
+    """How strongly the best sentence answers the question; compared with the abstain threshold."""
+    return max((s.score for s in scored), default=0.0)
+
+
+def select(scored: list[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:
+    """Maximal marginal relevance with a per-paper cap and a floor relative to the best score."""
+    if not scored:
+        return []
+    best = max(s.score for s in scored)
+    pool = [s for s in scored if s.score >= best - MARGIN]
+    chosen: list[ScoredSentence] = []
+    per_source: dict[int, int] = {}
+    while pool and len(chosen) < max_sentences:
+        def mmr(s: ScoredSentence) -> float:
+            if not chosen:
+                return s.score
+            sim = max(
+                float(s.vector @ c.vector / (np.linalg.norm(s.vector) * np.linalg.norm(c.vector) + 1e-9))
+                for c in chosen
+            )
+            return MMR_LAMBDA * s.score - (1 - MMR_LAMBDA) * sim
+
+        pick = max(pool, key=mmr)
+        pool.remove(pick)
+        if per_source.get(pick.source, 0) >= MAX_PER_PAPER:
+            continue
+        per_source[pick.source] = per_source.get(pick.source, 0) + 1
+        chosen.append(pick)
+    return chosen
+
+
+def _cite(sentence: str, n: int) -> str:
+    """Put the marker before the final punctuation: 'It works [1].'"""
+    s = sentence.rstrip()
+    if s and s[-1] in ".!?":
+        return f"{s[:-1].rstrip()} [{n}]{s[-1]}"
+    return f"{s} [{n}]."
+
+
+def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> str:
+    """One paragraph per paper, papers in order of their best sentence, sentences in abstract order.
+
+    Markers use the 1-based passage number; the verifier renumbers them by first use.
+    """
+    order: list[int] = []
+    for s in sorted(chosen, key=lambda s: -s.score):
+        if s.source not in order:
+            order.append(s.source)
+    paras = []
+    for src in order:
+        sents = sorted((s for s in chosen if s.source == src), key=lambda s: s.position)
+        body = " ".join(_cite(s.text, src + 1) for s in sents)
+        paras.append(body)
+    return "\n\n".join(paras)
