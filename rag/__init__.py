@@ -5,7 +5,7 @@
     print(answer.text)
 """
 
-from rag.api import ask, ingest, retrieve, stats
+from rag.api import ask, ask_stream, ingest, retrieve, stats
 from rag.errors import RagError
 from rag.models import Answer, Citation, Filters, IngestReport, Passage, Stats
 from rag.settings import Settings, get_settings
@@ -20,6 +20,7 @@ __all__ = [
     "Settings",
     "Stats",
     "ask",
+    "ask_stream",
     "get_settings",
     "ingest",
     "retrieve",

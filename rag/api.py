@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +126,21 @@ def ask(
         removed=verified.removed,
         timings=timings,
     )
+
+
+def ask_stream(
+    question: str,
+    *,
+    k: int | None = None,
+    filters: Filters | dict[str, Any] | None = None,
+    mode: RetrievalMode | None = None,
+    settings: Settings | None = None,
+) -> Iterator[str | Answer]:
+    """Yield answer text as it is produced, then the final verified `Answer` as the last item.
+
+    The extractive answerer has nothing to stream before verification, so it yields the
+    verified text once; generated answers (LLM backends) stream token by token.
+    """
+    answer = ask(question, k=k, filters=filters, mode=mode, settings=settings)
+    yield answer.text
+    yield answer
