@@ -1,0 +1,83 @@
+"""Shared fixtures: settings pointing at temporary stores, and small real indexes."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from rag.corpus.loader import BUNDLED_DIR, load_corpus  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path_factory):
+    """No test reads the developer's .env or ~/.local data, or talks to a remote model."""
+    for var in list(os.environ):
+        if var.startswith("RAG_") or var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # so no stray .env is picked up
+    from rag.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def make_settings(data_dir: Path, **sections) -> Settings:
+    """Settings for tests: a private data dir, optional nested overrides."""
+    return Settings(_env_file=None, data_dir=data_dir, **sections)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+def write_small_corpus(folder: Path, n: int = 24) -> Path:
+    """A JSONL file with the first n bundled papers (real abstracts, small enough to embed fast)."""
+    import json
+
+    papers, _, _, _ = load_corpus([BUNDLED_DIR])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "small.jsonl"
+    with path.open("w") as f:
+        for p in papers[:n]:
+            f.write(json.dumps({"title": p.title, "abstract": p.abstract, "date": p.date}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory) -> Settings:
+    """A real Chroma index of 24 real abstracts embedded with the real MiniLM model."""
+    from rag import ingest
+
+    base = tmp_path_factory.mktemp("small-index")
+    s = make_settings(base / "data")
+    ingest([write_small_corpus(base / "corpus")], settings=s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def full_index(tmp_path_factory) -> Settings:
+    """The whole bundled corpus (371 papers) in a real index; about 20 s to build."""
+    from rag import ingest
+
+    s = make_settings(tmp_path_factory.mktemp("full-index") / "data")
+    ingest(settings=s)
+    return s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
