@@ -9,10 +9,10 @@ from typing import Any
 
 from rag.embeddings import get_embedder
 from rag.errors import QuestionError
-from rag.extractive import compose, evidence_score, score_sentences, select
+from rag.extractive import draft_answer
 from rag.index import Index
 from rag.models import Answer, Filters, IngestReport, Passage, RetrievalMode, Stats
-from rag.retrieval import retrieve_passages
+from rag.retrieval import retrieve_passages, vocabulary
 from rag.settings import Settings, get_settings
 from rag.verify import verify_answer
 
@@ -92,10 +92,10 @@ def ask(
     timings["retrieve"] = round(time.perf_counter() - t0, 4)
 
     t1 = time.perf_counter()
-    scored = score_sentences(q, passages, get_embedder(s))
-    confidence = evidence_score(scored)
-    abstained = confidence < s.answer.abstain_threshold
-    draft = "" if abstained else compose(select(scored, s.answer.max_sentences), passages)
+    d = draft_answer(
+        q, passages, get_embedder(s), vocabulary(s), s.answer.abstain_threshold, s.answer.max_sentences
+    )
+    confidence, draft = d.confidence, d.text
     timings["answer"] = round(time.perf_counter() - t1, 4)
 
     t2 = time.perf_counter()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -120,6 +119,28 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")
     for name, n in s.sources.items():
         table.add_row(f"  {name}", f"{n} papers")
     out.print(table)
+
+
+@app.command()
+@edge
+def ui(
+    host: Annotated[Optional[str], typer.Option(help="Interface (RAG_UI__HOST, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (RAG_UI__PORT, 7860).")] = None,
+) -> None:
+    """Open the chat UI in a browser: streamed answers with clickable citations, and corpus upload."""
+    from ui.cli import run
+
+    run(host=host, port=port)
+
+
+def _eval_command():
+    """`rag eval`: options and implementation live in eval/cli.py (the same as `python -m eval`)."""
+    from eval.cli import eval_command
+
+    return eval_command
+
+
+eval_ = app.command(name="eval")(edge(_eval_command()))
 
 
 def main() -> None:

@@ -7,10 +7,12 @@ claim) and spread across papers, then put back in their abstract order under eac
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from rag import abstain
 from rag.lexical import content_stems
 from rag.models import Passage
 from rag.text import split_sentences
@@ -38,25 +40,71 @@ def _lexical(question_stems: set[str], text: str) -> float:
     return len(question_stems & set(content_stems(text))) / len(question_stems)
 
 
+QUANTITY_BONUS = 0.1
+BOILERPLATE_PENALTY = 0.2
+# Links and availability notes are never the answer to a research question.
+_BOILERPLATE = re.compile(r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I)
+
+
 def score_sentences(question: str, passages: list[Passage], embedder) -> list[ScoredSentence]:
-    """Every sentence of every passage, scored against the question."""
+    """Every sentence of every passage, scored against the question.
+
+    For a question asking for a quantity, sentences that give one for the asked-for thing
+    score higher: those are the sentences the answer needs.
+    """
     items = [(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(split_sentences(p.text))]
     if not items:
         return []
     q = np.asarray(embedder.get_query_embedding(question))
     vecs = np.asarray(embedder.get_text_embedding_batch([s for _, _, s in items]))
     q_stems = set(content_stems(question))
+    focus = abstain.quantity_focus(question)
     out = []
     for (i, j, s), v in zip(items, vecs):
         cos = float(v @ q / (np.linalg.norm(v) * np.linalg.norm(q) + 1e-9))
-        lex = _lexical(q_stems, f"{passages[i].title} {s}")
-        out.append(ScoredSentence(i, j, s, cos, lex, cos + LEXICAL_WEIGHT * lex, v))
+        lex = _lexical(q_stems, s)  # the title would lift every sentence of a paper alike
+        score = cos + LEXICAL_WEIGHT * lex
+        if focus is not None and abstain.answers_quantity(focus, s):
+            score += QUANTITY_BONUS
+        if _BOILERPLATE.search(s):
+            score -= BOILERPLATE_PENALTY
+        out.append(ScoredSentence(i, j, s, cos, lex, score, v))
     return out
 
 
-def evidence_score(scored: list[ScoredSentence]) -> float:
-    """How strongly the best sentence answers the question; compared with the abstain threshold."""
-    return max((s.score for s in scored), default=0.0)
+@dataclass
+class Draft:
+    """The extractive answer before verification, with the abstention decision."""
+
+    text: str
+    confidence: float
+    abstained: bool
+    reason: str
+    scored: list[ScoredSentence]
+
+
+def draft_answer(
+    question: str,
+    passages: list[Passage],
+    embedder,
+    vocabulary: tuple[dict[str, int], int],
+    threshold: float,
+    max_sentences: int,
+) -> Draft:
+    """Score sentences, decide whether the evidence answers the question, compose the answer."""
+    scored = score_sentences(question, passages, embedder)
+    if not scored:
+        return Draft("", 0.0, True, "nothing retrieved", scored)
+    df, n_docs = vocabulary
+    best_cos = max(s.cosine for s in scored)
+    coverage, unseen = max(
+        (abstain.idf_coverage(question, f"{p.title} {p.text}", df, n_docs) for p in passages[:3]),
+        key=lambda cu: cu[0],
+    )
+    confidence = abstain.evidence(best_cos, coverage, unseen)
+    if confidence < threshold:
+        return Draft("", confidence, True, "weak evidence", scored)
+    return Draft(compose(select(scored, max_sentences), passages), confidence, False, "", scored)
 
 
 def select(scored: list[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:

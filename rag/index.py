@@ -25,6 +25,7 @@ from rag.text import tokenizer
 
 # Only the title travels into the embedded/BM25 text; the rest is for filters and display.
 EMBEDDED_KEYS = ("title",)
+SCHEMA = "2"  # bump when what a chunk stores changes, so the next ingest rewrites old chunks
 _PAGE = 5000
 
 
@@ -36,6 +37,7 @@ def date_int(iso: str | None) -> int:
 def content_hash(paper: Paper, settings: Settings) -> str:
     """Changes when anything that ends up in the store changes, chunking included."""
     parts = [
+        SCHEMA,
         paper.title,
         paper.abstract,
         "|".join(paper.sources),
@@ -60,6 +62,9 @@ def _document(paper: Paper, digest: str) -> Document:
         "authors": paper.authors or "",
         "external_id": paper.external_id or "",
         "content_hash": digest,
+        # the whole abstract rides along (not embedded): small chunks find a paper, the
+        # answerer and the verifier then read all of it ("small-to-big").
+        "abstract": paper.abstract,
     }
     hidden = [k for k in metadata if k not in EMBEDDED_KEYS]
     return Document(

@@ -23,7 +23,11 @@ class Paper(BaseModel):
 
 
 class Passage(BaseModel):
-    """A retrieved chunk of an abstract."""
+    """A retrieved paper: its whole abstract, found through its best-matching chunk.
+
+    `metadata["matched_chunk"]` is the chunk that matched; `text` is the full abstract, which is
+    what answers quote and citations are verified against.
+    """
 
     paper_id: str
     title: str

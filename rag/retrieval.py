@@ -23,9 +23,10 @@ from llama_index.core.vector_stores.types import (
 
 from rag.embeddings import get_embedder
 from rag.index import Index, date_int
-from rag.lexical import STEMMER, STOPWORDS
+from rag.lexical import STEMMER, STOPWORDS, content_stems
 from rag.models import Filters, Passage, RetrievalMode
 from rag.settings import Settings
+
 
 def _bm25_tokens(texts: list[str]) -> Any:
     return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=STEMMER, show_progress=False)
@@ -41,6 +42,18 @@ class ChunkTable:
     fingerprint: str
     bm25: Any = None
     position: dict[str, int] = field(default_factory=dict)
+    _df: dict[str, int] | None = None
+
+    @property
+    def df(self) -> dict[str, int]:
+        """Document frequency of stemmed words over chunks (title included), for IDF weights."""
+        if self._df is None:
+            df: dict[str, int] = {}
+            for t, m in zip(self.texts, self.metas):
+                for w in set(content_stems(f"{m.get('title', '')} {t}")):
+                    df[w] = df.get(w, 0) + 1
+            self._df = df
+        return self._df
 
     @classmethod
     def load(cls, index: Index, col: Any, fingerprint: str) -> ChunkTable:
@@ -152,7 +165,7 @@ def retrieve_passages(
     allowed = None
     if mask is not None:
         allowed = sorted({table.metas[i]["paper_id"] for i in np.flatnonzero(mask)})
-    n = max(cfg.candidates, k * cfg.max_chunks_per_paper * 4)
+    n = max(cfg.candidates, k * 4)
 
     dense = _dense(index, col, question, n, allowed) if mode in ("hybrid", "dense") else []
     lexical = _bm25(table, question, n, mask) if mode in ("hybrid", "bm25") else []
@@ -163,24 +176,21 @@ def retrieve_passages(
     dense_sim = dict(dense)
     bm25_score = dict(lexical)
 
-    per_paper: dict[str, int] = {}
+    # Paper-level diversity: a paper enters once, through its best chunk, carrying its whole abstract.
+    seen: set[str] = set()
     out: list[Passage] = []
     for cid in sorted(scores, key=scores.__getitem__, reverse=True):
         i = table.position.get(cid)
-        if i is None:
+        if i is None or table.metas[i]["paper_id"] in seen:
             continue
         meta = table.metas[i]
         pid = meta["paper_id"]
-        if per_paper.get(pid, 0) >= cfg.max_chunks_per_paper:
-            continue
-        if pid not in per_paper and len(per_paper) >= k:
-            continue
-        per_paper[pid] = per_paper.get(pid, 0) + 1
+        seen.add(pid)
         out.append(
             Passage(
                 paper_id=pid,
                 title=meta.get("title", ""),
-                text=table.texts[i],
+                text=meta.get("abstract") or table.texts[i],
                 score=round(scores[cid], 6),
                 chunk_id=cid,
                 metadata={
@@ -190,9 +200,17 @@ def retrieve_passages(
                     "n_authors": meta.get("n_authors") or None,
                     "dense_similarity": dense_sim.get(cid),
                     "bm25": bm25_score.get(cid),
+                    "matched_chunk": table.texts[i],
                 },
             )
         )
-        if len(per_paper) >= k and all(v >= cfg.max_chunks_per_paper for v in per_paper.values()):
+        if len(out) >= k:
             break
     return out
+
+
+def vocabulary(settings: Settings) -> tuple[dict[str, int], int]:
+    """(document frequencies, number of chunks) of the current store, from the cached table."""
+    index = Index(settings)
+    table = _table(index, index.collection())
+    return table.df, len(table.ids)

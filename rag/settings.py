@@ -50,7 +50,6 @@ class RetrievalSettings(BaseModel):
     )
     candidates: int = Field(40, ge=5, description="Chunks each retriever contributes before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
-    max_chunks_per_paper: int = Field(1, ge=1, description="Diversity: passages kept per paper.")
 
 
 class AnswerSettings(BaseModel):
@@ -61,10 +60,18 @@ class AnswerSettings(BaseModel):
     )
     max_sentences: int = Field(4, ge=1, le=12, description="Sentences in an extractive answer.")
     abstain_threshold: float = Field(
-        0.42,
-        description="Evidence score below which the answer abstains (calibrated on eval/gold.jsonl).",
+        0.56,
+        description="Evidence score below which the answer abstains (calibrated on eval/gold.jsonl: "
+        "scripts/calibrate_abstention.py).",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
+    llm_min_support: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Verification gate for generated answers: the fraction of a sentence's content "
+        "words that must occur in the sources it cites (calibrated by eval/compare_answer_modes.py).",
+    )
 
 
 class LLMSettings(BaseModel):
@@ -75,11 +82,71 @@ class LLMSettings(BaseModel):
     gguf_path: Path | None = Field(
         None, description="GGUF for llama.cpp; default: Gemma-3 270M from its PyPI package."
     )
-    n_ctx: int = Field(4096, ge=512, description="Context window (tokens) for llama.cpp.")
+    n_ctx: int = Field(
+        4096,
+        ge=512,
+        description="Context window (tokens): llama.cpp loads the model with it, and prompts to a "
+        "server are packed to fit it (set it to the server's context size).",
+    )
     max_tokens: int = Field(256, ge=16, description="Answer budget in tokens.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     timeout: float = Field(60.0, gt=0, description="Seconds before a request to the server fails.")
     retries: int = Field(2, ge=0, description="Retries with backoff for transient server errors.")
+    api: Literal["auto", "completion", "chat"] = Field(
+        "auto",
+        description="completion: plain prompt (base models such as Gemma-3 270M); chat: system/user "
+        "messages (instruction-tuned models); auto: chat when the GGUF has a chat template (llama.cpp), "
+        "chat then completion if a server's chat reply is empty (OpenAI-compatible).",
+    )
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for llama.cpp generation; default: all cores."
+    )
+
+
+class UISettings(BaseModel):
+    """The Gradio chat UI (`rag ui`): loopback only unless a login is configured."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface to listen on; a non-loopback host (e.g. 0.0.0.0) requires username+password.",
+    )
+    port: int = Field(7860, ge=1, le=65535, description="Port of the UI.")
+    username: str | None = Field(None, description="Basic-auth user; required, with password, off loopback.")
+    password: SecretStr | None = Field(
+        None, description="Basic-auth password; required, with username, off loopback."
+    )
+    max_upload_mb: float = Field(
+        20.0, gt=0, le=2000, description="Largest abstract file (MB) the Corpus tab accepts for ingestion."
+    )
+
+
+class EvalSettings(BaseModel):
+    """The evaluation suite (`rag eval`); the judge is a separate model from the answering one."""
+
+    judge_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint of the LLM judge (Ragas-style faithfulness); "
+        "no judge runs unless this or judge_api_key is set.",
+    )
+    judge_api_key: SecretStr | None = Field(
+        None, description="API key of the judge endpoint (any string for local servers)."
+    )
+    judge_model: str = Field("gpt-4o-mini", description="Model name the judge endpoint serves.")
+    judge_timeout: float = Field(60.0, gt=0, description="Seconds before a judge request fails.")
+    judge_max_statements: int = Field(
+        12, ge=1, description="Statements per answer the judge verifies (longer answers are cut)."
+    )
+    workers: int = Field(
+        2, ge=1, le=2, description="Questions answered in parallel (thread pool, at most 2)."
+    )
+    pubmedqa_dir: Path | None = Field(
+        None,
+        description="Folder with PubMedQA's ori_pqal.json and test_ground_truth.json; "
+        "default: ../shared/benchmarks/pubmedqa next to the repository.",
+    )
+    pubmedqa_data_dir: Path | None = Field(
+        None, description="Where the PubMedQA index is stored; default: <data_dir>/pubmedqa."
+    )
 
 
 class Settings(BaseSettings):
@@ -110,6 +177,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    ui: UISettings = Field(default_factory=UISettings)
 
     @property
     def chroma_path(self) -> Path:

@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 VENV=${RAG_VENV:-.venv}
 PY=${PYTHON:-python3}
 stamp="$VENV/.setup-stamp"
+# The browser the UI tests drive: Debian's Chromium (Playwright cannot download its own here).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium for the browser tests (apt-get, about a minute)" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null; } \
+    || echo "could not install chromium: the browser UI tests will be skipped" >&2
+fi
 want=$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-40)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 

@@ -1,0 +1,111 @@
+"""Embedded backend: a GGUF model run in-process by llama.cpp (`llama_cpp.Llama`), no server needed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import LLMError, ModelUnavailableError
+from rag.llm.base import Api, ContextOverflowError, LLMBackend, Prompt
+from rag.llm.gguf import gguf_path
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# One loaded model per process (a few hundred MB); llama.cpp contexts are not thread-safe, so
+# generation holds the lock (the UI may ask from several threads).
+_lock = threading.RLock()
+_loaded: dict[tuple[str, int, int], Any] = {}
+
+
+def _threads(configured: int | None) -> int:
+    return configured or os.cpu_count() or 1
+
+
+def load_llama(path: Path, n_ctx: int, n_threads: int) -> Any:
+    """The `Llama` for this file and context size, loaded once; a different one replaces it."""
+    key = (str(path), n_ctx, n_threads)
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                "llama-cpp-python is not installed: pip install -e '.[llm]' (or set OPENAI_BASE_URL "
+                "to use a server)"
+            ) from exc
+        for old in list(_loaded):
+            _loaded.pop(old).close()
+        try:
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise LLMError(
+                f"llama.cpp cannot load {path} ({exc}): check that it is a GGUF file, or lower "
+                "RAG_LLM__N_CTX if memory is short"
+            ) from exc
+        _loaded[key] = llama
+        return llama
+
+
+class LlamaCppBackend(LLMBackend):
+    """Completion or chat with an in-process GGUF model, counted with its own tokenizer."""
+
+    def __init__(self, settings: Settings) -> None:
+        cfg = settings.llm
+        self.path = gguf_path(settings)
+        self.llama = load_llama(self.path, cfg.n_ctx, _threads(cfg.n_threads))
+        self.context_window = self.llama.n_ctx()
+        self.temperature = cfg.temperature
+        self.name = f"llm:llamacpp:{self.path.name}"
+        has_template = bool(self.llama.metadata.get("tokenizer.chat_template"))
+        self._api: Api = cfg.api if cfg.api != "auto" else ("chat" if has_template else "completion")
+
+    @property
+    def api(self) -> Api:
+        return self._api
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
+    def stream(self, prompt: Prompt, max_tokens: int) -> Iterator[str]:
+        params: dict[str, Any] = {
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+            "repeat_penalty": 1.1,  # small models loop ("[1] ... [2] ... [3] ...") without it
+            "stream": True,
+        }
+        with _lock:
+            try:
+                if self._api == "chat":
+                    chunks = self.llama.create_chat_completion(messages=prompt.messages, **params)
+                    for chunk in chunks:
+                        delta = chunk["choices"][0]["delta"].get("content")
+                        if delta:
+                            yield delta
+                else:
+                    chunks = self.llama.create_completion(prompt.text, stop=prompt.stop, **params)
+                    for chunk in chunks:
+                        if chunk["choices"][0]["text"]:
+                            yield chunk["choices"][0]["text"]
+            except ValueError as exc:
+                if "context window" in str(exc):
+                    raise ContextOverflowError(
+                        f"the prompt exceeds the {self.context_window}-token context of {self.path.name}: "
+                        "raise RAG_LLM__N_CTX or lower RAG_RETRIEVAL__K"
+                    ) from exc
+                raise LLMError(f"llama.cpp failed on {self.path.name}: {exc}") from exc
+            except RuntimeError as exc:
+                raise LLMError(
+                    f"llama.cpp failed on {self.path.name} ({exc}): lower RAG_LLM__N_CTX, or try another GGUF"
+                ) from exc

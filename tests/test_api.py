@@ -1,0 +1,69 @@
+"""The front door: ask() answers with verified citations or abstains; bad questions are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Answer, ask, ask_stream
+from rag.errors import IndexMissingError, QuestionError
+from rag.verify import check_sentence
+
+pytestmark = pytest.mark.slow
+
+
+def test_answer_cites_retrieved_papers_and_every_sentence_verifies(full_index):
+    a = ask("How much does Latent Zoning Network improve FID on CIFAR10?", settings=full_index)
+    assert isinstance(a, Answer) and not a.abstained and a.mode == "extractive"
+    assert "2.59" in a.text  # the key figure of that abstract
+    assert a.citations[0].title.startswith("Latent Zoning Network")
+    numbers = [c.number for c in a.citations]
+    assert numbers == list(range(1, len(numbers) + 1))  # numbered in order of first use
+    cited = {c.paper_id for c in a.citations}
+    assert cited <= {p.paper_id for p in a.sources}
+    # re-check every sentence independently against the citations as the user sees them
+    by_number = {c.number: next(p for p in a.sources if p.paper_id == c.paper_id) for c in a.citations}
+    sources = [by_number[n] for n in sorted(by_number)]
+    for s in a.sentences:
+        assert check_sentence(s.text, sources).supported, s
+
+
+def test_multi_paper_question_cites_several_papers(full_index):
+    a = ask("Which papers make linear attention efficient in practice on GPUs?", settings=full_index)
+    assert not a.abstained
+    assert len(a.citations) >= 2
+
+
+def test_off_topic_question_abstains(full_index):
+    a = ask("Which country won the 2018 FIFA World Cup?", settings=full_index)
+    assert a.abstained
+    assert a.citations == []
+    assert "don't answer" in a.text
+    assert a.sources  # the closest papers are still shown
+
+
+def test_stream_ends_with_the_answer(full_index):
+    items = list(ask_stream("What is MTLoRA?", settings=full_index))
+    assert all(isinstance(x, str) for x in items[:-1])
+    assert isinstance(items[-1], Answer)
+    assert "".join(items[:-1]).strip() == items[-1].text.strip()
+
+
+@pytest.mark.parametrize("q", ["", "   ", "\n\t"])
+def test_empty_question_is_refused(full_index, q):
+    with pytest.raises(QuestionError, match="empty"):
+        ask(q, settings=full_index)
+
+
+def test_huge_question_is_refused_with_the_limit(full_index):
+    with pytest.raises(QuestionError, match="limit is 2000"):
+        ask("attention " * 1000, settings=full_index)
+
+
+def test_question_of_only_stopwords_still_answers_or_abstains(full_index):
+    a = ask("what is the", settings=full_index)
+    assert isinstance(a, Answer)
+
+
+def test_no_index_says_how_to_build_it(settings):
+    with pytest.raises(IndexMissingError, match="rag ingest"):
+        ask("anything", settings=settings)
