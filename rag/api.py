@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag.embeddings import get_embedder
 from rag.errors import QuestionError
@@ -75,6 +75,29 @@ def retrieve(
     return retrieve_passages(s, check_question(question, s), k, _filters(filters), mode)
 
 
+AnswerMode = Literal["extractive", "llm", "auto"]
+
+
+def _answer_mode(s: Settings, requested: AnswerMode | None) -> str:
+    """extractive or llm; auto means llm when an OpenAI-compatible endpoint or key is configured."""
+    chosen = requested or s.answer.mode
+    if chosen == "auto":
+        from rag.llm import remote_configured
+
+        return "llm" if remote_configured(s) else "extractive"
+    return chosen
+
+
+def _llm_stream(
+    q: str, k: int | None, filters: Filters | dict[str, Any] | None, mode: RetrievalMode | None, s: Settings
+) -> Iterator[str | Answer]:
+    from rag.generate import stream_answer  # imported here: the extractive path needs no LLM client
+
+    t0 = time.perf_counter()
+    passages = retrieve_passages(s, q, k, _filters(filters), mode)
+    yield from stream_answer(q, passages, s, {"retrieve": round(time.perf_counter() - t0, 4)})
+
+
 def ask(
     question: str,
     *,
@@ -82,10 +105,21 @@ def ask(
     filters: Filters | dict[str, Any] | None = None,
     mode: RetrievalMode | None = None,
     settings: Settings | None = None,
+    answer_mode: AnswerMode | None = None,
 ) -> Answer:
-    """Answer from the abstracts with verified [n] citations, or abstain when evidence is weak."""
+    """Answer from the abstracts with verified [n] citations, or abstain when evidence is weak.
+
+    `answer_mode` (default: settings.answer.mode) picks the answerer: extractive quotes sentences;
+    llm generates with the configured backend and keeps only verified sentences (see rag.generate).
+    """
     s = _settings(settings)
     q = check_question(question, s)
+    if _answer_mode(s, answer_mode) == "llm":
+        answer = None
+        for item in _llm_stream(q, k, filters, mode, s):
+            answer = item
+        assert isinstance(answer, Answer)  # the stream always ends with the Answer
+        return answer
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     passages = retrieve_passages(s, q, k, _filters(filters), mode)
@@ -135,12 +169,19 @@ def ask_stream(
     filters: Filters | dict[str, Any] | None = None,
     mode: RetrievalMode | None = None,
     settings: Settings | None = None,
+    answer_mode: AnswerMode | None = None,
 ) -> Iterator[str | Answer]:
     """Yield answer text as it is produced, then the final verified `Answer` as the last item.
 
     The extractive answerer has nothing to stream before verification, so it yields the
-    verified text once; generated answers (LLM backends) stream token by token.
+    verified text once; generated answers (LLM backends) stream token by token. Streamed LLM text
+    is the raw draft: show the final `Answer.text`, which keeps only the sentences that passed
+    verification (the dropped ones are in `Answer.removed`).
     """
-    answer = ask(question, k=k, filters=filters, mode=mode, settings=settings)
+    s = _settings(settings)
+    if _answer_mode(s, answer_mode) == "llm":
+        yield from _llm_stream(check_question(question, s), k, filters, mode, s)
+        return
+    answer = ask(question, k=k, filters=filters, mode=mode, settings=s, answer_mode="extractive")
     yield answer.text
     yield answer

@@ -39,7 +39,10 @@ def edge(fn):
 @app.command()
 @edge
 def ingest(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Files or folders (txt, jsonl, csv, bib). Default: the bundled corpus.")] = None,
+    paths: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Files or folders (txt, jsonl, csv, bib). Default: the bundled corpus."),
+    ] = None,
     rebuild: Annotated[bool, typer.Option(help="Drop the index first and re-embed everything.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:

@@ -100,8 +100,8 @@ def condense(question: str, history: Sequence[Answer | Turn] | None) -> str:
     """A standalone version of `question` given earlier turns (oldest first); unchanged if not a follow-up.
 
     Example: after "which papers make linear attention fast on GPUs?", the follow-up "and which of
-    those scale to billions of parameters?" becomes "which of those scale to billions of
-    parameters? (context: linear attention fast gpus; papers: <cited titles>)".
+    those scale to billions of parameters?" becomes "Which of those scale to billions of
+    parameters? (context: make linear attention fast GPUs; papers: <titles cited last turn>)".
     """
     q = " ".join((question or "").split())
     if not q or not history or not is_follow_up(q):

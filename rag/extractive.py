@@ -43,7 +43,9 @@ def _lexical(question_stems: set[str], text: str) -> float:
 QUANTITY_BONUS = 0.1
 BOILERPLATE_PENALTY = 0.2
 # Links and availability notes are never the answer to a research question.
-_BOILERPLATE = re.compile(r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I)
+_BOILERPLATE = re.compile(
+    r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I
+)
 
 
 def score_sentences(question: str, passages: list[Passage], embedder) -> list[ScoredSentence]:

@@ -89,7 +89,11 @@ def main() -> None:
         cv_f.append(ft)
         cv_r.append(rt)
     print(f"5-fold cross-validated: false abstention {sum(cv_f) / 5:.3f}, abstention recall {sum(cv_r) / 5:.3f}")
-    still = [r_["question"] for r_ in rows if not r_["answerable"] and not (r_["score"] < t or r_["type_check_abstains"])]
+    still = [
+        r_["question"]
+        for r_ in rows
+        if not r_["answerable"] and not (r_["score"] < t or r_["type_check_abstains"])
+    ]
     print(f"\nunanswerable questions still answered at {t:.3f}:")
     for q in still:
         print("  -", q)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_settings
 
+from conftest import make_settings
 from eval.configs import CONFIGS, parse_configs
 from eval.dataset import DEFAULT_DATASET, DatasetError, load_dataset
 from eval.judge import judge_answer
@@ -16,8 +16,15 @@ from rag.corpus.records import paper_id_for
 from rag.errors import ConfigError, LLMError
 from rag.models import Passage
 
-GOOD = {"id": "q1", "question": "What does LZN improve?", "type": "fact", "gold_titles": ["Latent Zoning Network"],
-        "answer": "FID", "must_include": ["2.59"], "answerable": True}
+GOOD = {
+    "id": "q1",
+    "question": "What does LZN improve?",
+    "type": "fact",
+    "gold_titles": ["Latent Zoning Network"],
+    "answer": "FID",
+    "must_include": ["2.59"],
+    "answerable": True,
+}
 
 
 def _write(tmp_path, rows) -> str:
@@ -36,9 +43,18 @@ def test_dataset_loads_and_maps_titles_to_paper_ids(tmp_path):
     "row, message",
     [
         ("{not json", "ds.jsonl:2: invalid JSON"),
-        ({"question": "x", "answerable": True}, "ds.jsonl:2: item: Value error, an answerable item needs gold"),
-        ({"question": "x", "answerable": False, "must_include": ["a"]}, "ds.jsonl:2: item: Value error, an unans"),
-        ({"question": "", "gold_paper_ids": ["p1"]}, "ds.jsonl:2: question: Value error, the question is empty"),
+        (
+            {"question": "x", "answerable": True},
+            "ds.jsonl:2: item: Value error, an answerable item needs gold",
+        ),
+        (
+            {"question": "x", "answerable": False, "must_include": ["a"]},
+            "ds.jsonl:2: item: Value error, an unans",
+        ),
+        (
+            {"question": "", "gold_paper_ids": ["p1"]},
+            "ds.jsonl:2: question: Value error, the question is empty",
+        ),
         ({"question": "x", "gold_paper_ids": ["p1"], "colour": "red"}, "ds.jsonl:2: colour: Extra inputs"),
         ({**GOOD, "answerable": "perhaps"}, "ds.jsonl:2: answerable: Input should be a valid boolean"),
         (GOOD, "ds.jsonl:2: id 'q1' already used on line 1"),
@@ -75,8 +91,11 @@ def test_configs_parse_and_override_settings(tmp_path):
 def test_judge_and_answer_endpoints_are_separate(tmp_path):
     s = make_settings(tmp_path)
     assert judge_endpoint(s) is None and answer_endpoint(s) is None
-    s = make_settings(tmp_path, eval={"judge_base_url": "http://judge:1/v1", "judge_model": "big"},
-                      openai_base_url="http://answer:2/v1")
+    s = make_settings(
+        tmp_path,
+        eval={"judge_base_url": "http://judge:1/v1", "judge_model": "big"},
+        openai_base_url="http://answer:2/v1",
+    )
     assert judge_endpoint(s).model == "big" and judge_endpoint(s).base_url == "http://judge:1/v1"
     assert answer_endpoint(s).base_url == "http://answer:2/v1"
 
@@ -108,8 +127,14 @@ class FakeJudge:
             raise LLMError("judge unreachable")
         if "break the answer down" in prompt:
             return '{"statements": ["LZN improves FID to 2.59.", "LZN was trained on TPUs."]}'
-        return json.dumps({"verdicts": [{"statement": "a", "reason": "stated", "verdict": 1},
-                                        {"statement": "b", "reason": "not stated", "verdict": 0}]})
+        return json.dumps(
+            {
+                "verdicts": [
+                    {"statement": "a", "reason": "stated", "verdict": 1},
+                    {"statement": "b", "reason": "not stated", "verdict": 0},
+                ]
+            }
+        )
 
 
 def test_judge_faithfulness_ragas_style():
@@ -140,19 +165,51 @@ def test_report_renders_and_plots(tmp_path):
     from eval.runner import ConfigRun
     from eval.summary import summarize, summarize_by_type
 
-    rec = {"config": "hybrid-k5", "id": "q1", "type": "fact", "answerable": True, "abstained": False,
-           "latency_s": 0.5, "metrics": {"recall@k": 1.0, "mrr": 1.0, "faithful_cited": 1.0, "sentences": 1,
-                                         "verify_failures": 0}}
-    runs = [ConfigRun(CONFIGS["hybrid-k5"], [rec], 1.0), ConfigRun(CONFIGS["llm"], skipped="no LLM configured")]
+    rec = {
+        "config": "hybrid-k5",
+        "id": "q1",
+        "type": "fact",
+        "answerable": True,
+        "abstained": False,
+        "latency_s": 0.5,
+        "metrics": {"recall@k": 1.0, "mrr": 1.0, "faithful_cited": 1.0, "sentences": 1, "verify_failures": 0},
+    }
+    runs = [
+        ConfigRun(CONFIGS["hybrid-k5"], [rec], 1.0),
+        ConfigRun(CONFIGS["llm"], skipped="no LLM configured"),
+    ]
     summaries = {"hybrid-k5": summarize([rec])}
     by_type = {"hybrid-k5": summarize_by_type([rec])}
-    plots = [report.plot_metrics(tmp_path, summaries), report.plot_latency(tmp_path, runs),
-             report.plot_by_type(tmp_path, by_type)]
+    plots = [
+        report.plot_metrics(tmp_path, summaries),
+        report.plot_latency(tmp_path, runs),
+        report.plot_by_type(tmp_path, by_type),
+    ]
     assert all(p.is_file() and p.stat().st_size > 1000 for p in plots)
     meta = {"run_id": "t", "dataset": "ds.jsonl", "items": 1, "workers": 2, "seconds": 1.0}
     md = report.render(meta, runs, summaries, by_type, None, {"skipped": "PubMedQA not found"}, plots)
-    assert "| hybrid-k5 | 5 | 1.000 |" in md
+    assert "| hybrid-k5 | 5 | – | 1.000 |" in md  # no hit@k in the record: a dash
     assert "**llm skipped**: no LLM configured" in md
     assert "Skipped: PubMedQA not found" in md and "![metrics](metrics.png)" in md
     report.write_results(tmp_path, runs)
     assert json.loads((tmp_path / "results.jsonl").read_text())["id"] == "q1"
+
+
+def test_rag_eval_is_registered():
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--help"])
+    assert result.exit_code == 0
+    assert "--configs" in result.output and "--pubmedqa" in result.output
+
+
+def test_rag_eval_bad_dataset_is_one_line_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--dataset", str(tmp_path / "nope.jsonl"), "--no-ingest"])
+    assert result.exit_code == 2
+    assert "no dataset at" in result.output

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, make_settings, write_small_corpus
 
+from conftest import free_port, make_settings, write_small_corpus
 from rag import ingest, stats
 from rag.errors import EmbeddingMismatchError, IndexMissingError, StoreError
 from rag.index import Index
@@ -61,7 +61,10 @@ def test_bad_records_are_reported_and_good_ones_kept(tmp_path):
     path.write_text(json.dumps(good) + "\n{broken\n" + json.dumps({"title": "x"}) + "\n")
     report = ingest([path], settings=s)
     assert report.added == 1
-    assert sorted(report.skip_counts()) == ["entry without an abstract", "malformed JSON (Expecting property name enclosed in double quotes)"]
+    assert sorted(report.skip_counts()) == [
+        "entry without an abstract",
+        "malformed JSON (Expecting property name enclosed in double quotes)",
+    ]
 
 
 def test_store_refuses_another_embedding_model(tmp_path):

@@ -106,13 +106,30 @@ def test_mean_and_percentile():
 
 
 def _rec(type_, answerable, abstained, **metrics):
-    return {"type": type_, "answerable": answerable, "abstained": abstained, "latency_s": 1.0, "metrics": metrics}
+    return {
+        "type": type_,
+        "answerable": answerable,
+        "abstained": abstained,
+        "latency_s": 1.0,
+        "metrics": metrics,
+    }
 
 
 def test_summary_averages_over_the_right_items():
     recs = [
-        _rec("fact", True, False, **{"recall@k": 1.0, "mrr": 1.0, "key_fact_recall": 0.5, "faithful_cited": 1.0,
-                                      "verify_failures": 0, "sentences": 2}),
+        _rec(
+            "fact",
+            True,
+            False,
+            **{
+                "recall@k": 1.0,
+                "mrr": 1.0,
+                "key_fact_recall": 0.5,
+                "faithful_cited": 1.0,
+                "verify_failures": 0,
+                "sentences": 2,
+            },
+        ),
         _rec("fact", True, True, **{"recall@k": 0.0, "mrr": 0.0, "key_fact_recall": 0.0}),
         _rec("unanswerable", False, True),
         _rec("unanswerable", False, False, faithful_cited=0.5, verify_failures=1, sentences=2),

@@ -61,7 +61,6 @@ def test_filter_matching_nothing_returns_nothing(full_index):
 def test_gold_recall_at_5_meets_target(full_index):
     """Issue target: paper-level recall@5 of hybrid retrieval >= 0.90 on the hand-written gold set."""
     from conftest import ROOT
-
     from rag.corpus.records import paper_id_for
 
     items = [json.loads(x) for x in (ROOT / "eval" / "gold.jsonl").read_text().splitlines()]

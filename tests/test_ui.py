@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from conftest import ARTIFACTS, free_port, make_settings
 
 pytestmark = [

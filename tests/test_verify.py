@@ -77,7 +77,9 @@ def test_unfaithful_sentences_fail(sentence, reason):
 
 
 def test_not_only_is_not_a_negation():
-    p = Passage(paper_id="x", title="T", text="The method is not only fast but also accurate on ImageNet.", score=1)
+    p = Passage(
+        paper_id="x", title="T", text="The method is not only fast but also accurate on ImageNet.", score=1
+    )
     assert check_sentence("The method is fast and accurate on ImageNet [1].", [p]).supported
 
 
@@ -93,7 +95,9 @@ def test_verify_answer_drops_unsupported_and_renumbers():
         "LZN is trained on 8 GPUs for 3 days [1]."
     )
     v = verify_answer(text, SOURCES)
-    assert v.text == "MoFME saves more than 72% of parameters [1].\n\nLZN is trained on 8 GPUs for 3 days [2]."
+    assert (
+        v.text == "MoFME saves more than 72% of parameters [1].\n\nLZN is trained on 8 GPUs for 3 days [2]."
+    )
     assert [c.paper_id for c in v.citations] == ["p2", "p1"]
     assert [c.citations for c in v.sentences] == [[1], [2]]
     assert len(v.removed) == 1 and "9.99" in v.removed[0].reasons[0]

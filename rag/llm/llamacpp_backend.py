@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -20,6 +21,14 @@ log = logging.getLogger(__name__)
 # generation holds the lock (the UI may ask from several threads).
 _lock = threading.RLock()
 _loaded: dict[tuple[str, int, int], Any] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free models before interpreter teardown (Llama.__del__ at exit fails on unloaded globals)."""
+    with _lock:
+        for key in list(_loaded):
+            _loaded.pop(key).close()
 
 
 def _threads(configured: int | None) -> int:

@@ -52,12 +52,13 @@ class OpenAIBackend(LLMBackend):
         self.name = f"llm:openai:{cfg.model}"
         self._api_setting = cfg.api
         # Local servers ignore the key but the client insists on one.
-        self.client = openai.OpenAI(
-            api_key=key or "not-needed",
-            base_url=self.url,
-            timeout=cfg.timeout,
-            max_retries=cfg.retries,
-        )
+        self._client_args: dict[str, Any] = {
+            "api_key": key or "not-needed",
+            "base_url": self.url,
+            "timeout": cfg.timeout,
+            "max_retries": cfg.retries,
+        }
+        self.client = openai.OpenAI(**self._client_args)
 
     @property
     def api(self) -> Api | None:
@@ -93,21 +94,46 @@ class OpenAIBackend(LLMBackend):
             "temperature": self.temperature,
             "stream": True,
         }
+        finished, produced = False, False
         try:
             if api == "chat":
                 chunks = self.client.chat.completions.create(messages=prompt.messages, **common)
-                for chunk in chunks:
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
             else:
                 chunks = self.client.completions.create(
                     prompt=prompt.text, stop=prompt.stop[:4] or None, **common
                 )
-                for chunk in chunks:
-                    if chunk.choices and chunk.choices[0].text:
-                        yield chunk.choices[0].text
+            for chunk in chunks:
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                delta = choice.delta.content if api == "chat" else choice.text
+                finished = finished or choice.finish_reason is not None
+                if delta:
+                    produced = True
+                    yield delta
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
+        if not finished:
+            self._broken_stream(produced)
+
+    def _broken_stream(self, produced: bool) -> None:
+        """A stream that ends without a finish reason was cut by the server.
+
+        llama.cpp's server does this (HTTP 200, then a dropped connection) when a streamed prompt
+        exceeds its context, and the dropped connection poisons the pool, hence the new client.
+        """
+        self.client.close()
+        self.client = openai.OpenAI(**self._client_args)
+        if not produced:
+            raise ContextOverflowError(
+                f"the LLM server at {self.url} closed the stream without an answer, which llama.cpp's "
+                "server does when the prompt exceeds its context: set RAG_LLM__N_CTX to the server's "
+                "context size (or check the server's log)"
+            )
+        raise LLMError(
+            f"the LLM server at {self.url} cut the answer short (the stream ended without a finish "
+            "reason): check the server's log and ask again"
+        )
 
     def _error(self, exc: openai.OpenAIError) -> LLMError:
         url, model = self.url, self.model

@@ -50,7 +50,9 @@ def load_template(name: str) -> str:
     try:
         return path.read_text(encoding="utf-8").rstrip("\n")
     except OSError as exc:
-        raise ConfigError(f"prompt template {path} cannot be read ({exc}): restore it from the repository") from exc
+        raise ConfigError(
+            f"prompt template {path} cannot be read ({exc}): restore it from the repository"
+        ) from exc
 
 
 def render(name: str, **values: object) -> str:

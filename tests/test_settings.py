@@ -1,0 +1,44 @@
+"""Settings: env/.env reading, nested variables, and .env.example kept complete."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from conftest import ROOT
+from rag.errors import ConfigError
+from rag.settings import Settings, get_settings
+
+
+def _gen():
+    spec = importlib.util.spec_from_file_location("gen_env_example", ROOT / "scripts" / "gen_env_example.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_env_example_lists_every_setting_with_a_comment():
+    gen = _gen()
+    text = (ROOT / ".env.example").read_text()
+    assert text == gen.render(), "stale .env.example: run python scripts/gen_env_example.py"
+    for var, _, desc in gen.variables():
+        assert f"# {var}=" in text
+        assert desc, f"{var} has no description"
+
+
+def test_nested_env_and_dotenv(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("RAG_RETRIEVAL__K=7\nOPENAI_BASE_URL=http://127.0.0.1:9/v1\n")
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "d"))
+    s = Settings()
+    assert s.retrieval.k == 7
+    assert s.openai_base_url == "http://127.0.0.1:9/v1"
+    assert s.data_dir == tmp_path / "d"
+
+
+def test_invalid_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("RAG_RETRIEVAL__MODE", "psychic")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="RAG_RETRIEVAL__MODE"):
+        get_settings()

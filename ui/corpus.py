@@ -1,0 +1,100 @@
+"""Corpus tab helpers: vet uploads (type, size) before they reach `rag.ingest`, and describe results.
+
+Uploads are copied to `<data_dir>/uploads/<original name>` so the index records the file name
+the user knows, and a later `rag ingest <data_dir>/uploads` can rebuild them.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.corpus.loader import SUPPORTED
+from rag.models import IngestReport, Stats
+
+UPLOAD_TYPES = [".txt", ".jsonl", ".csv", ".bib"]  # the types the issue names; SUPPORTED adds .ndjson
+
+
+@dataclass
+class UploadCheck:
+    accepted: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def check_uploads(paths: list[str | Path], max_mb: float) -> UploadCheck:
+    """Split uploads into usable files and one-line problems (wrong type, too large, empty)."""
+    result = UploadCheck()
+    limit = int(max_mb * 1024 * 1024)
+    for raw in paths:
+        path = Path(raw)
+        name = path.name
+        suffix = path.suffix.lower()
+        if suffix not in SUPPORTED:
+            kinds = ", ".join(UPLOAD_TYPES)
+            result.problems.append(f"{name}: unsupported file type '{suffix or 'none'}' (use {kinds})")
+            continue
+        size = path.stat().st_size if path.exists() else -1
+        if size < 0:
+            result.problems.append(f"{name}: the upload is gone; upload it again")
+        elif size == 0:
+            result.problems.append(f"{name}: the file is empty")
+        elif size > limit:
+            result.problems.append(
+                f"{name}: {size / 1024 / 1024:.1f} MB is over the {max_mb:g} MB limit "
+                "(RAG_UI__MAX_UPLOAD_MB); split it or ingest it with `rag ingest`"
+            )
+        else:
+            result.accepted.append(path)
+    return result
+
+
+def stage_uploads(files: list[Path], data_dir: Path) -> list[Path]:
+    """Copy accepted uploads under the data dir, keeping their original names."""
+    target = data_dir / "uploads"
+    target.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for f in files:
+        dest = target / f.name
+        if f.resolve() != dest.resolve():
+            shutil.copyfile(f, dest)
+        staged.append(dest)
+    return staged
+
+
+def format_stats(stats: Stats | None, problem: str | None = None) -> str:
+    """Corpus counts as Markdown; `problem` (e.g. no index yet) replaces them."""
+    if stats is None:
+        return f'<h3 id="rag-paper-count">No index yet</h3>\n\n{html.escape(problem or "")}'
+    dim = f" ({stats.embedding_dim}-d)" if stats.embedding_dim else ""
+    lines = [
+        f'<h3 id="rag-paper-count">{stats.papers} papers in {stats.chunks} chunks</h3>',
+        "",
+        "| Index | |",
+        "|---|---|",
+        f"| Embedding model | `{stats.embedding_model or 'unknown'}`{dim} |",
+        f"| Store | `{stats.store}` (collection `{stats.collection}`) |",
+    ]
+    for name, n in stats.sources.items():
+        lines.append(f"| File `{html.escape(name)}` | {n} papers |")
+    return "\n".join(lines)
+
+
+def format_report(report: IngestReport, problems: list[str] | None = None) -> str:
+    """The ingest report as Markdown: counts, then every skip reason with where it happened."""
+    lines = []
+    if report.files:
+        lines.append(
+            f"**{report.files} file{'s' if report.files != 1 else ''}, {report.entries} entries → "
+            f"{report.papers} unique papers:** {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+            f"{report.chunks_written} chunks written in {report.seconds:.1f} s."
+        )
+    for reason, count in sorted(report.skip_counts().items()):
+        where = [f"{s.source}:{s.line}" if s.line else s.source for s in report.skipped if s.reason == reason]
+        more = " …" if len(where) > 5 else ""
+        lines.append(f"- skipped {count} × {html.escape(reason)}: {html.escape(', '.join(where[:5]))}{more}")
+    for p in problems or []:
+        lines.append(f"- ⚠️ not ingested: {html.escape(p)}")
+    return "\n".join(lines) or "Nothing to ingest."

@@ -1,0 +1,276 @@
+"""Pure helpers that turn API results into chat Markdown and source-card HTML (no Gradio here).
+
+Everything from the corpus is HTML-escaped: abstracts contain `<`, `_` and `*`, and the chat
+renders Markdown. Citation markers become links to `#cite-<turn>-<n>` cards, unique per turn so
+an older answer's [1] still points at its own source.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from rag.conversation import split_context
+from rag.lexical import content_stems
+from rag.models import Answer, Citation, Passage, SentenceCheck
+from rag.text import split_sentences
+from rag.verify import strip_markers
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_~|#$])")
+HIGHLIGHT_MIN_OVERLAP = 0.5
+
+
+def anchor_id(turn: int, number: int) -> str:
+    """DOM id of source card `number` of answer `turn`."""
+    return f"cite-{turn}-{number}"
+
+
+def escape_md(text: str) -> str:
+    """Make corpus text inert in Markdown+HTML: escape HTML, then Markdown punctuation."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def link_citations(text: str, turn: int, valid: set[int] | None = None) -> str:
+    """Replace [n] / [n, m] markers in (already escaped) text by links to the turn's source cards.
+
+    Numbers outside `valid` stay plain text: a link to a card that doesn't exist would mislead.
+    """
+
+    def sub(m: re.Match) -> str:
+        links = []
+        for part in m.group(1).split(","):
+            n = int(part)
+            if valid is not None and n not in valid:
+                links.append(f"[{n}]")
+            else:
+                links.append(f'<a class="rag-cite" href="#{anchor_id(turn, n)}">[{n}]</a>')
+        return "".join(links)
+
+    return MARKER.sub(sub, text)
+
+
+def _sentence_title(check: SentenceCheck) -> str:
+    cites = ", ".join(f"[{n}]" for n in check.citations)
+    return f"Verified: {check.support:.0%} of its content words appear in {cites}"
+
+
+def _render_paragraph(para: str, checks: list[SentenceCheck], turn: int, valid: set[int]) -> str:
+    """Wrap each verified sentence in a span whose tooltip gives its support; plain if they don't tile."""
+    out, rest = [], para
+    for check in checks:
+        idx = rest.find(check.text)
+        if idx < 0:
+            break
+        if rest[:idx].strip():
+            break
+        body = link_citations(escape_md(check.text), turn, valid)
+        out.append(f'<span class="rag-sent" title="{html.escape(_sentence_title(check))}">{body}</span>')
+        rest = rest[idx + len(check.text) :]
+    if rest.strip() or not out:
+        return link_citations(escape_md(para), turn, valid)
+    return " ".join(out)
+
+
+def format_streaming(text: str) -> str:
+    """Text still being generated: shown as is, marked as not yet verified (numbers may change)."""
+    body = escape_md(text.strip()) or "…"
+    note = "writing… citations are checked once the answer is complete"
+    return f'{body}\n\n<span class="rag-note">{note}</span>'
+
+
+SEARCHING = '<span class="rag-note">Searching the abstracts…</span>'
+
+
+def format_answer(answer: Answer, turn: int, asked: str | None = None) -> str:
+    """The chat Markdown for a final answer: linked citations, abstention notice, verification note."""
+    parts: list[str] = []
+    if asked is not None and " ".join(asked.split()) != answer.question:
+        parts.append(condensed_note(answer.question))
+    if answer.abstained:
+        n = len(answer.sources)
+        closest = f" The {n} closest papers are listed under Sources." if n else ""
+        parts.append(
+            '<div class="rag-abstain"><strong>Not answered by these abstracts.</strong> '
+            f"No retrieved passage supports an answer (evidence {answer.confidence:.2f}).{closest}</div>"
+        )
+        return "\n\n".join(parts)
+    valid = {c.number for c in answer.citations}
+    checks = list(answer.sentences)
+    paragraphs = [p for p in re.split(r"\n\s*\n", answer.text.strip()) if p.strip()]
+    for para in paragraphs:
+        mine = [c for c in checks if c.text in para]
+        parts.append(_render_paragraph(para, mine, turn, valid))
+    parts.append(verification_note(answer))
+    return "\n\n".join(parts)
+
+
+def condensed_note(standalone: str) -> str:
+    """Say how a follow-up was searched, briefly; the full standalone question is in the tooltip."""
+    _, topic, titles = split_context(standalone)
+    bits = []
+    if topic:
+        bits.append(f"“{escape_md(topic)}”")
+    if titles:
+        bits.append(f"the {len(titles)} paper{'s' if len(titles) != 1 else ''} cited above")
+    detail = " and ".join(bits) or "the previous question"
+    tip = html.escape(f"Searched as: {standalone}", quote=True)
+    return f'<span class="rag-note" title="{tip}">↪ Follow-up: searched together with {detail}</span>'
+
+
+def verification_note(answer: Answer) -> str:
+    kept, dropped = len(answer.sentences), len(answer.removed)
+    note = f"✓ {kept} sentence{'s' if kept != 1 else ''} checked against the cited abstracts"
+    if dropped:
+        note += f" · {dropped} unsupported sentence{'s' if dropped != 1 else ''} removed (listed below)"
+    return f'<span class="rag-note">{note} · {answer.mode}</span>'
+
+
+def format_removed(removed: list[SentenceCheck]) -> str:
+    """Sentences the verifier dropped, struck through, with the reasons."""
+    lines = []
+    for check in removed:
+        why = "; ".join(check.reasons) or "unsupported"
+        lines.append(f"- ~~{escape_md(strip_markers(check.text))}~~ — *{escape_md(why)}*")
+    return "\n".join(lines)
+
+
+def removed_title(removed: list[SentenceCheck]) -> str:
+    n = len(removed)
+    return f"Verifier removed {n} unsupported sentence{'s' if n != 1 else ''}"
+
+
+def format_error(exc: BaseException) -> str:
+    """One line, no traceback: RagError messages already say what to do."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f'<div class="rag-error"><strong>Error:</strong> {escape_md(first)}</div>'
+
+
+# -- source cards --------------------------------------------------------------------------------
+
+
+def highlight_sentences(passage: str, citing: list[str]) -> list[tuple[str, bool]]:
+    """Split a passage into sentences, flagging those the answer quotes or paraphrases.
+
+    A passage sentence is highlighted when it occurs in a citing sentence (extractive answers
+    quote verbatim), else the passage sentence sharing most content words with each citing
+    sentence is, if it covers at least half of that sentence's words (generated answers).
+    """
+    sentences = split_sentences(passage) or ([passage] if passage.strip() else [])
+    flags = [False] * len(sentences)
+    bodies = [" ".join(s.split()).rstrip(".!?").strip() for s in sentences]
+    stems = [set(content_stems(s)) for s in sentences]
+    for raw in citing:
+        claim = " ".join(strip_markers(raw).split())
+        exact = [i for i, body in enumerate(bodies) if body and body in claim]
+        for i in exact:
+            flags[i] = True
+        words = set(content_stems(claim))
+        if exact or not words:
+            continue
+        overlaps = [len(words & st) / len(words) for st in stems]
+        if overlaps and max(overlaps) >= HIGHLIGHT_MIN_OVERLAP:
+            flags[overlaps.index(max(overlaps))] = True
+    return list(zip(sentences, flags, strict=True))
+
+
+def render_passage(passage: str, citing: list[str]) -> str:
+    parts = []
+    for sentence, hit in highlight_sentences(passage, citing):
+        text = html.escape(sentence)
+        parts.append(f"<mark>{text}</mark>" if hit else text)
+    return " ".join(parts)
+
+
+def _meta_line(p: Passage | None) -> str:
+    if p is None:
+        return ""
+    md = p.metadata or {}
+    bits = []
+    when = md.get("date") or md.get("date_text")
+    bits.append(html.escape(str(when)) if when else "date unknown")
+    files = md.get("sources") or []
+    if files:
+        bits.append("from " + ", ".join(f"<code>{html.escape(f)}</code>" for f in files))
+    return '<div class="rag-meta">' + " · ".join(bits) + "</div>"
+
+
+def _year(p: Passage) -> str:
+    when = (p.metadata or {}).get("date") or ""
+    return f' <span class="rag-meta">({html.escape(str(when)[:4])})</span>' if when else ""
+
+
+def _passage_for(citation: Citation, sources: list[Passage]) -> Passage | None:
+    for p in sources:
+        if p.paper_id == citation.paper_id and p.text == citation.passage:
+            return p
+    return next((p for p in sources if p.paper_id == citation.paper_id), None)
+
+
+def citing_sentences(answer: Answer, number: int) -> list[str]:
+    return [s.text for s in answer.sentences if number in s.citations]
+
+
+def render_card(answer: Answer, citation: Citation, turn: int) -> str:
+    passage = _passage_for(citation, answer.sources)
+    body = render_passage(citation.passage, citing_sentences(answer, citation.number))
+    return (
+        f'<div class="rag-card" id="{anchor_id(turn, citation.number)}">'
+        f'<div class="rag-card-head"><span class="rag-num">[{citation.number}]</span> '
+        f'<span class="rag-title">{html.escape(citation.title)}</span></div>'
+        f"{_meta_line(passage)}"
+        f'<p class="rag-passage">{body}</p></div>'
+    )
+
+
+def render_uncited(passages: list[Passage], heading: str) -> str:
+    if not passages:
+        return ""
+    items = []
+    for p in passages:
+        items.append(
+            f'<li><details><summary><span class="rag-title">{html.escape(p.title)}</span>{_year(p)}</summary>'
+            f'{_meta_line(p)}<p class="rag-passage">{html.escape(p.text)}</p></details></li>'
+        )
+    return f'<div class="rag-uncited"><div class="rag-subhead">{heading}</div><ul>{"".join(items)}</ul></div>'
+
+
+def render_turn(answer: Answer, turn: int) -> str:
+    """Cited cards first (in citation order), then the retrieved passages the answer didn't cite."""
+    cited_ids = {(c.paper_id, c.passage) for c in answer.citations}
+    uncited = [p for p in answer.sources if (p.paper_id, p.text) not in cited_ids]
+    cards = "".join(render_card(answer, c, turn) for c in answer.citations)
+    heading = (
+        f"Closest papers ({len(uncited)}), none of which answers the question"
+        if answer.abstained
+        else f"Also retrieved, not cited ({len(uncited)})"
+    )
+    return cards + render_uncited(uncited, heading)
+
+
+EMPTY_SOURCES = (
+    '<div class="rag-sources rag-empty">Sources appear here: each cited paper with its date, source file '
+    "and passage, the sentences the answer relies on highlighted.</div>"
+)
+
+
+def render_sources(turns: Sequence[tuple[str, Answer]]) -> str:
+    """The latest answer's sources open; earlier answers' folded below so their links still work.
+
+    `turns` are (question as typed, answer) pairs, oldest first; a turn's index is its anchor number.
+    """
+    if not turns:
+        return EMPTY_SOURCES
+    blocks = []
+    last = len(turns) - 1
+    for turn in range(last, -1, -1):
+        asked, answer = turns[turn]
+        question = html.escape(asked or answer.question)
+        if turn == last:
+            blocks.append(f'<div class="rag-turn"><div class="rag-q">Sources for “{question}”</div>'
+                          f"{render_turn(answer, turn)}</div>")
+        else:
+            blocks.append(f'<details class="rag-turn rag-older"><summary>Earlier: “{question}”</summary>'
+                          f"{render_turn(answer, turn)}</details>")
+    return '<div class="rag-sources">' + "".join(blocks) + "</div>"
