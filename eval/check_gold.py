@@ -45,7 +45,7 @@ CHROME = {
 }
 MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 # "Jan 20", "Sep 19, 2025 5", "Mar 2 2", "Aug 25, 2025"
-DATE_RE = re.compile(r"^%s \d{1,2}(?:, \d{4})?(?: \d+)?$" % MONTH)
+DATE_RE = re.compile(rf"^{MONTH} \d{{1,2}}(?:, \d{{4}})?(?: \d+)?$")
 
 
 def norm(s):
@@ -93,7 +93,7 @@ def parse_file(path):
 def load_corpus(corpus_dir):
     files = sorted(glob.glob(os.path.join(corpus_dir, "*.txt")))
     if not files:
-        sys.exit("no corpus files found in %s" % corpus_dir)
+        sys.exit(f"no corpus files found in {corpus_dir}")
     by_title = defaultdict(list)        # norm title -> [(file, abstract)]
     problems = []
     n_entries = 0
@@ -150,62 +150,59 @@ def main():
         bad = False
         for field, typ in FIELDS.items():
             if field not in it:
-                problems.append("%s: missing field %r" % (where, field))
+                problems.append(f"{where}: missing field {field!r}")
                 bad = True
             elif not isinstance(it[field], typ):
-                problems.append("%s: field %r should be %s"
-                                % (where, field, typ.__name__))
+                problems.append(f"{where}: field {field!r} should be {typ.__name__}")
                 bad = True
         extra = set(it) - set(FIELDS)
         if extra:
-            problems.append("%s: unexpected fields %s" % (where, sorted(extra)))
+            problems.append(f"{where}: unexpected fields {sorted(extra)}")
         if bad:
             continue
         seen_ids[it["id"]] += 1
         if not re.fullmatch(r"g\d{3,}", it["id"]):
-            problems.append("%s: id does not look like g001" % where)
+            problems.append(f"{where}: id does not look like g001")
         if not it["question"].strip():
-            problems.append("%s: empty question" % where)
+            problems.append(f"{where}: empty question")
         typ = it["type"]
         if typ not in TYPES:
-            problems.append("%s: invalid type %r" % (where, typ))
+            problems.append(f"{where}: invalid type {typ!r}")
             continue
         type_counts[typ] += 1
         gold, must, answer = it["gold_titles"], it["must_include"], it["answer"]
 
         if typ == "unanswerable":
             if it["answerable"]:
-                problems.append("%s: unanswerable item marked answerable" % where)
+                problems.append(f"{where}: unanswerable item marked answerable")
             if gold:
-                problems.append("%s: unanswerable item has gold titles" % where)
+                problems.append(f"{where}: unanswerable item has gold titles")
             if must:
-                problems.append("%s: unanswerable item has must_include" % where)
+                problems.append(f"{where}: unanswerable item has must_include")
             if answer:
-                problems.append("%s: unanswerable item has an answer" % where)
+                problems.append(f"{where}: unanswerable item has an answer")
             continue
 
         if not it["answerable"]:
-            problems.append("%s: %s item marked not answerable" % (where, typ))
+            problems.append(f"{where}: {typ} item marked not answerable")
         if not gold:
-            problems.append("%s: answerable item has no gold titles" % where)
+            problems.append(f"{where}: answerable item has no gold titles")
         if not answer.strip():
-            problems.append("%s: answerable item has empty answer" % where)
+            problems.append(f"{where}: answerable item has empty answer")
         if not 1 <= len(must) <= 3:
             problems.append("%s: must_include should have 1-3 strings, has %d"
                             % (where, len(must)))
         if typ == "multi-paper" and not 2 <= len(gold) <= 4:
-            problems.append("%s: multi-paper item should have 2-4 gold titles"
-                            % where)
+            problems.append(f"{where}: multi-paper item should have 2-4 gold titles")
         if typ != "multi-paper" and len(gold) != 1:
-            problems.append("%s: %s item should have exactly 1 gold title"
-                            % (where, typ))
+            problems.append(f"{where}: {typ} item should have exactly 1 gold title")
         if len(set(map(norm, gold))) != len(gold):
-            problems.append("%s: duplicate gold titles" % where)
+            problems.append(f"{where}: duplicate gold titles")
 
         gold_abstracts = []
         for t in gold:
             if not isinstance(t, str):
-                problems.append("%s: gold title is not a string" % where)
+                problems.append(f"{where}: gold title is not a string")
                 continue
             nt = norm(t)
             if nt in by_title:
@@ -213,21 +210,18 @@ def main():
                 gold_papers.add(nt)
             else:
                 near = lower_titles.get(nt.lower())
-                hint = " (case differs from %r)" % near[0] if near else ""
-                problems.append("%s: gold title not found in corpus: %r%s"
-                                % (where, t, hint))
+                hint = f" (case differs from {near[0]!r})" if near else ""
+                problems.append(f"{where}: gold title not found in corpus: {t!r}{hint}")
             if len(lower_titles.get(nt.lower(), [])) > 1:
-                problems.append("%s: gold title is ambiguous (case variants): %r"
-                                % (where, t))
+                problems.append(f"{where}: gold title is ambiguous (case variants): {t!r}")
         for s in must:
             if not isinstance(s, str) or not s.strip():
-                problems.append("%s: empty/non-string must_include" % where)
+                problems.append(f"{where}: empty/non-string must_include")
                 continue
             needle = norm(s).lower()
             if gold_abstracts and not any(needle in a.lower()
                                           for a in gold_abstracts):
-                problems.append("%s: must_include %r not in any gold abstract"
-                                % (where, s))
+                problems.append(f"{where}: must_include {s!r} not in any gold abstract")
 
     for id_, n in seen_ids.items():
         if n > 1:

@@ -1,6 +1,6 @@
-"""Write .env.example from the Settings model, so it lists every variable with its description.
+"""Write .env.example and the README's configuration table from the Settings model.
 
-    python scripts/gen_env_example.py   (tests/test_settings.py fails when the file is stale)
+    python scripts/gen_env_example.py   (tests/test_settings.py fails when either is stale)
 """
 
 from __future__ import annotations
@@ -57,7 +57,26 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+
+
+def render_markdown() -> str:
+    rows = ["| variable | default | what it does |", "|---|---|---|"]
+    for var, default, desc in variables():
+        rows.append(f"| `{var}` | {f'`{default}`' if default else ''} | {desc.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def readme_with_table(readme: str) -> str:
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{render_markdown()}\n{END}{tail}"
+
+
 if __name__ == "__main__":
-    path = Path(__file__).resolve().parent.parent / ".env.example"
-    path.write_text(render())
-    print(f"wrote {path} ({len(variables())} variables)")
+    root = Path(__file__).resolve().parent.parent
+    (root / ".env.example").write_text(render())
+    readme = root / "README.md"
+    if readme.exists() and START in readme.read_text():
+        readme.write_text(readme_with_table(readme.read_text()))
+    print(f"wrote .env.example and the README table ({len(variables())} variables)")

@@ -27,6 +27,13 @@ def test_env_example_lists_every_setting_with_a_comment():
         assert desc, f"{var} has no description"
 
 
+def test_readme_configuration_table_is_current():
+    gen = _gen()
+    readme = (ROOT / "README.md").read_text()
+    assert gen.START in readme
+    assert readme == gen.readme_with_table(readme), "stale README table: run python scripts/gen_env_example.py"
+
+
 def test_nested_env_and_dotenv(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("RAG_RETRIEVAL__K=7\nOPENAI_BASE_URL=http://127.0.0.1:9/v1\n")
