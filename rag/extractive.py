@@ -157,5 +157,6 @@ def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> str:
     for src in order:
         sents = sorted((s for s in chosen if s.source == src), key=lambda s: s.position)
         body = " ".join(_cite(s.text, src + 1) for s in sents)
-        paras.append(body)
+        # The title leads: a researcher asking "which paper" needs its name, not only its words.
+        paras.append(f"**{passages[src].title}** [{src + 1}] — {body}")
     return "\n\n".join(paras)

@@ -35,10 +35,21 @@ _CITE_ONLY = re.compile(r"^(\s*\[\d+(?:\s*,\s*\d+)*\]\s*)+[.]?$")
 _ABBREV_END = re.compile(r"(?:\b(?:e\.g|i\.e|et al|vs|cf|Fig|Eq|approx|resp)\.)$", re.IGNORECASE)
 
 
+_BOLD = re.compile(r"\*\*[^*\n]+\*\*")
+_PROTECT = {".": "\u2024", "?": "\ufe56", "!": "\ufe57"}
+_RESTORE = {v: k for k, v in _PROTECT.items()}
+
+
+def _protect_bold(text: str) -> str:
+    """Paper titles are set in **bold** in answers; "?" or "!" inside a title ends no sentence."""
+    return _BOLD.sub(lambda m: m.group(0).translate(str.maketrans(_PROTECT)), text)
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a passage or an answer; a trailing lone "[n]" stays with its sentence."""
     out: list[str] = []
-    for part in _splitter()(text):
+    restore = str.maketrans(_RESTORE)
+    for part in (p.translate(restore) for p in _splitter()(_protect_bold(text))):
         part = part.strip()
         if not part:
             continue

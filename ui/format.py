@@ -32,6 +32,14 @@ def escape_md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
+_ESCAPED_BOLD = re.compile(r"\\\*\\\*(.+?)\\\*\\\*")
+
+
+def bold_titles(escaped: str) -> str:
+    """Answers set paper titles in **bold**; after escaping, turn exactly those back into bold."""
+    return _ESCAPED_BOLD.sub(r"<strong>\1</strong>", escaped)
+
+
 def link_citations(text: str, turn: int, valid: set[int] | None = None) -> str:
     """Replace [n] / [n, m] markers in (already escaped) text by links to the turn's source cards.
 
@@ -65,11 +73,11 @@ def _render_paragraph(para: str, checks: list[SentenceCheck], turn: int, valid: 
             break
         if rest[:idx].strip():
             break
-        body = link_citations(escape_md(check.text), turn, valid)
+        body = link_citations(bold_titles(escape_md(check.text)), turn, valid)
         out.append(f'<span class="rag-sent" title="{html.escape(_sentence_title(check))}">{body}</span>')
         rest = rest[idx + len(check.text) :]
     if rest.strip() or not out:
-        return link_citations(escape_md(para), turn, valid)
+        return link_citations(bold_titles(escape_md(para)), turn, valid)
     return " ".join(out)
 
 
