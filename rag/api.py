@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag.embeddings import get_embedder
-from rag.errors import QuestionError
+from rag.errors import ConfigError, QuestionError
 from rag.extractive import draft_answer
 from rag.index import Index
 from rag.models import Answer, Filters, IngestReport, Passage, RetrievalMode, Stats
@@ -85,6 +85,8 @@ def _answer_mode(s: Settings, requested: AnswerMode | None) -> str:
         from rag.llm import remote_configured
 
         return "llm" if remote_configured(s) else "extractive"
+    if chosen not in ("extractive", "llm"):
+        raise ConfigError(f"answer mode {chosen!r} is unknown: use extractive, llm or auto")
     return chosen
 
 

@@ -5,44 +5,42 @@ model. The prompt numbers the retrieved passages that fit the context window; th
 streams out as it is generated; then every sentence goes through `verify_answer` and only the
 supported ones, renumbered, reach the final `Answer`. If nothing survives, the extractive answer is
 returned instead (mode "extractive-fallback"), so a weak model costs quality, never correctness.
+
+Measured with the default embedded model, Gemma-3 270M (a base model), on 48 answerable and 30
+unanswerable questions of eval/gold.jsonl (eval/compare_answer_modes.py, k=5, 128 answer tokens):
+key-fact recall 0.59 extractive vs 0.42 generated (with attribution of uncited sentences; 0.59
+without, because then nearly every answer is the extractive fallback: the model cited only 9 of
+its 101 sentences and 1 survived the gate). Citation verification failures after the gate: 0 in
+both modes. So the default answer mode stays extractive; use llm with an instruction-tuned model.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 from rag.embeddings import get_embedder
 from rag.extractive import draft_answer
 from rag.llm import ContextOverflowError, LLMBackend, Prompt, backend_kind, get_backend
 from rag.llm.budget import Packed, pack_sources
+from rag.llm.postprocess import attribute, pre_gate
 from rag.llm.prompts import NO_ANSWER, render
-from rag.models import Answer, Passage, SentenceCheck
+from rag.llm.stops import StopFilter
+from rag.models import Answer, Passage
 from rag.retrieval import vocabulary
 from rag.settings import Settings
-from rag.text import split_sentences
 from rag.verify import verify_answer
 
 log = logging.getLogger(__name__)
 
 FALLBACK_MODE = "extractive-fallback"
-# Base models run on past the answer; these end it (the completions API takes at most four).
+# Base models run on past the answer; these end it (applied on our side, see rag.llm.stops).
 COMPLETION_STOP = ["\n\n", "\nQuestion:", "\nSources:", "\n["]
 OVERFLOW_RETRIES = 2  # repack with a smaller budget when a server reports a context overflow
 OVERFLOW_SHRINK = 0.75
 
-_MARKERS = re.compile(r"^\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", re.S)
-_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-_WORD = re.compile(r"[A-Za-z]{2,}|\d")
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_DECLINE_CUES = (
-    "sources do not answer",
-    "sources do not contain",
-    "sources don t answer",
-    "sources don t contain",
-)
 
 
 def build_prompt(question: str, sources: list[Passage]) -> Prompt:
@@ -73,57 +71,6 @@ def backend_label(settings: Settings) -> str:
     return f"llm:llamacpp:{MODEL_NAME}"
 
 
-def _norm(text: str) -> str:
-    return _NON_ALNUM.sub(" ", text.lower()).strip()
-
-
-def _markers_last(sentence: str) -> str:
-    """'[1] It is fast.' -> 'It is fast [1].': small models put the citation first."""
-    m = _MARKERS.match(sentence)
-    if not m or not m.group(2).strip():
-        return sentence
-    marks, body = "".join(m.group(1).split()), m.group(2).strip()
-    if body[-1] in ".!?":
-        return f"{body[:-1].rstrip()} {marks}{body[-1]}"
-    return f"{body} {marks}."
-
-
-def pre_gate(text: str, sources: list[Passage]) -> tuple[str, list[SentenceCheck], bool]:
-    """Tidy generated text and take out what is not an answer before verification.
-
-    Returns the text to verify, the sentences taken out (with the reason), and whether the model
-    said the sources do not answer the question. Removed here: citation markers with no words
-    ("[1] [2] [3]"), a bare source title ("[1] A Survey of X"), and the no-answer sentence.
-    """
-    titles = {_norm(p.title) for p in sources}
-    no_answer = _norm(NO_ANSWER)
-    removed: list[SentenceCheck] = []
-    declined = False
-    paras: list[str] = []
-    for para in re.split(r"\n\s*\n", text.strip()):
-        sentences = [_markers_last(s) for line in para.splitlines() for s in split_sentences(line)]
-        kept: list[str] = []
-        for sentence in sentences:
-            claim = _norm(_MARKER.sub(" ", sentence))
-            reason = None
-            if no_answer in claim or any(cue in claim for cue in _DECLINE_CUES):
-                declined, reason = True, "the model said the sources do not answer the question"
-            elif not _WORD.search(claim):
-                reason = "no words, only citation markers"
-            elif claim in titles:
-                reason = "only repeats a source title"
-            if reason:
-                cites = [int(n) for g in _MARKER.findall(sentence) for n in re.findall(r"\d+", g)]
-                removed.append(
-                    SentenceCheck(text=sentence, citations=cites, supported=False, reasons=[reason])
-                )
-            else:
-                kept.append(sentence)
-        if kept:
-            paras.append(" ".join(kept))
-    return "\n\n".join(paras), removed, declined
-
-
 def _pack(question: str, passages: list[Passage], backend: LLMBackend, n_ctx: int, max_tokens: int) -> Packed:
     packed = pack_sources(
         passages, lambda src: build_prompt(question, src), backend.prompt_tokens, n_ctx, max_tokens
@@ -147,12 +94,20 @@ def _generate(
         timings["prompt"] = round(time.perf_counter() - t, 4)
         t = time.perf_counter()
         produced = False
+        # Completion prompts: stops are applied here, after leading blank lines (see rag.llm.stops).
+        stops = StopFilter(packed.prompt.stop if backend.api == "completion" else [])
+        prompt = replace(packed.prompt, stop=[]) if stops.stops else packed.prompt
         try:
-            for delta in backend.stream(packed.prompt, max_tokens):
+            for delta in backend.stream(prompt, max_tokens):
                 if not produced:
                     timings["first_token"] = round(time.perf_counter() - t, 4)
                     produced = True
-                yield delta
+                if text := stops.feed(delta):
+                    yield text
+                if stops.done:
+                    break  # closing the stream stops the model
+            if rest := stops.flush():
+                yield rest
         except ContextOverflowError:
             # The server counts differently from us (another tokenizer): repack smaller and retry.
             if produced or attempt == OVERFLOW_RETRIES:
@@ -210,10 +165,13 @@ def stream_answer(
             yield item
     assert packed is not None  # _generate always ends with it
 
-    if trace is not None:
-        trace.update(raw="".join(parts), sources=packed.sources, backend=backend.name)
     t = time.perf_counter()
     text, removed, declined = pre_gate("".join(parts), packed.sources)
+    attributed = 0
+    if text and cfg.llm_attribute:
+        text, attributed = attribute(text, packed.sources, cfg.llm_min_support)
+    if trace is not None:
+        trace.update(raw="".join(parts), sources=packed.sources, backend=backend.name, attributed=attributed)
     verified = verify_answer(text, packed.sources, min_support=cfg.llm_min_support) if text else None
     if verified is not None:
         removed += verified.removed

@@ -333,14 +333,28 @@ def _vectors(embedder, texts: list[str]) -> np.ndarray:
     return np.stack([_EMBED_CACHE[(id(embedder), t)] for t in texts])
 
 
-def _embedding_support(
-    embedder, claim: str, sentences: tuple[_Sentence, ...], evidence: list[_Sentence]
-) -> float:
+def _embedding_support(embedder, claim: str, sentences: tuple[_Sentence, ...], evidence: list[_Sentence]) -> float:
     candidates = [s.text for s in sentences]
     if len(evidence) > 1:
         candidates.append(" ".join(s.text for s in evidence))
     vecs = _vectors(embedder, [claim, *candidates])
     return float((vecs[1:] @ vecs[0]).max())
+
+
+_EMPHASIS = re.compile(r"\*\*|__|`")
+
+
+def _without_titles(claim: str, passages: list[Passage]) -> str:
+    """The claim without markdown emphasis and without the cited papers' titles.
+
+    Answers may name a paper ("**To Interpolate or not to Interpolate** - ..."); a title is a label,
+    not a claim, and its words ("not") must not count as the sentence's own.
+    """
+    text = _EMPHASIS.sub("", claim)
+    for p in passages:
+        if len(p.title) >= 8:
+            text = re.sub(re.escape(p.title), " ", text, flags=re.IGNORECASE)
+    return " ".join(re.sub(r"^[\W_]+", "", text.strip()).split())
 
 
 def assess(
@@ -353,6 +367,9 @@ def assess(
     """Is `claim` (a sentence without [n] markers) supported by these passages taken together?"""
     if not passages:
         return Assessment(False, ["no cited source"])
+    claim = _without_titles(claim, passages)
+    if len(_tokens(claim)) < 2:  # nothing but a cited paper's title
+        return Assessment(True, coverage=1.0, aligned=1.0, quote=True, embedding=1.0 if embedder else None)
     joined = "\n".join(source_text(p) for p in passages)
     c = _sentence(claim)
     if len(c.tokens) >= 4 and _norm(claim) in _norm(joined):
@@ -374,9 +391,7 @@ def assess(
         reasons.extend(_number_problems(c, sentences) or _replaced_numbers(c, evidence))
 
     words = content_stems(claim)
-    overall = (
-        sum(w in {x for s in sentences for x in s.content} for w in words) / len(words) if words else 1.0
-    )
+    overall = sum(w in {x for s in sentences for x in s.content} for w in words) / len(words) if words else 1.0
     if overall < min_support:
         reasons.append(f"only {overall:.0%} of its words are in the cited source")
     elif coverage < ALIGNED_MIN:
@@ -397,9 +412,7 @@ def assess(
     )
 
 
-def supports(
-    claim: str, passages: list[Passage], min_support: float = DEFAULT_MIN_SUPPORT, *, embedder=None
-) -> bool:
+def supports(claim: str, passages: list[Passage], min_support: float = DEFAULT_MIN_SUPPORT, *, embedder=None) -> bool:
     """Entailment stand-in for metrics: do these passages, together, support the claim?"""
     return assess(claim, passages, min_support, embedder=embedder).supported
 

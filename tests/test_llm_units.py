@@ -7,11 +7,12 @@ import pytest
 from conftest import make_settings
 from rag.api import _answer_mode
 from rag.errors import ConfigError, QuestionError
-from rag.generate import _generate, build_prompt, pre_gate
+from rag.generate import _generate, build_prompt
 from rag.llm import ContextOverflowError, LLMBackend, Prompt, backend_kind
 from rag.llm.base import CHAT_MESSAGE_OVERHEAD
 from rag.llm.budget import ELLIPSIS, SAFETY_MARGIN, pack_sources
 from rag.llm.openai_backend import OpenAIBackend
+from rag.llm.postprocess import pre_gate
 from rag.models import Passage
 from rag.text import count_tokens
 
@@ -114,7 +115,8 @@ def test_server_side_overflow_is_repacked_smaller():
 def test_pre_gate_moves_leading_markers_and_drops_non_answers():
     sources = [passage(0), passage(1)]
     text = (
-        "[1] Kernels are fast. [2] Memory is the limit.\n[1] [2] [3]\n[2] Paper number 1\n"
+        "[1] Kernels are fast. [2] Memory is the limit.\n[1] [2] [3]\n2 [1].\nThe answer is: [1].\n"
+        "[2] Paper number 1\n"
         "The sources do not answer this question."
     )
     kept, removed, declined = pre_gate(text, sources)
@@ -122,7 +124,7 @@ def test_pre_gate_moves_leading_markers_and_drops_non_answers():
     assert declined
     reasons = {r.reasons[0] for r in removed}
     assert reasons == {
-        "no words, only citation markers",
+        "says nothing: only citation markers, numbers or filler words",
         "only repeats a source title",
         "the model said the sources do not answer the question",
     }
@@ -149,3 +151,29 @@ def test_openai_backend_without_key_or_url_says_what_to_set(tmp_path):
     s = make_settings(tmp_path, llm={"backend": "openai"})
     with pytest.raises(ConfigError, match="OPENAI_API_KEY.*OPENAI_BASE_URL"):
         OpenAIBackend(s)
+
+
+def _run_filter(stops, deltas):
+    from rag.llm.stops import StopFilter
+
+    f = StopFilter(stops)
+    out = [f.feed(d) for d in deltas]
+    return "".join(out) + f.flush(), f.done
+
+
+def test_stop_filter_skips_leading_blank_lines_then_stops():
+    stops = ["\n\n", "\nQuestion:", "\n["]
+    assert _run_filter(stops, ["\n", "\n", " It is ", "fast [1].", "\n", "\n", "More."]) == (
+        "It is fast [1].",
+        True,
+    )
+    assert _run_filter(stops, ["A [1].", "\nQues", "tion: next"]) == ("A [1].", True)
+    # held-back text that turns out not to be a stop is released
+    assert _run_filter(stops, ["A [1].\n", "B [2]."]) == ("A [1].\nB [2].", False)
+    assert _run_filter(stops, ["A [1].\n"]) == ("A [1].\n", False)
+    assert _run_filter([], ["\n\nA"]) == ("A", False)
+
+
+def test_unknown_answer_mode_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="extractive, llm or auto"):
+        _answer_mode(make_settings(tmp_path), "generative")

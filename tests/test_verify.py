@@ -77,9 +77,7 @@ def test_unfaithful_sentences_fail(sentence, reason):
 
 
 def test_not_only_is_not_a_negation():
-    p = Passage(
-        paper_id="x", title="T", text="The method is not only fast but also accurate on ImageNet.", score=1
-    )
+    p = Passage(paper_id="x", title="T", text="The method is not only fast but also accurate on ImageNet.", score=1)
     assert check_sentence("The method is fast and accurate on ImageNet [1].", [p]).supported
 
 
@@ -95,9 +93,7 @@ def test_verify_answer_drops_unsupported_and_renumbers():
         "LZN is trained on 8 GPUs for 3 days [1]."
     )
     v = verify_answer(text, SOURCES)
-    assert (
-        v.text == "MoFME saves more than 72% of parameters [1].\n\nLZN is trained on 8 GPUs for 3 days [2]."
-    )
+    assert v.text == "MoFME saves more than 72% of parameters [1].\n\nLZN is trained on 8 GPUs for 3 days [2]."
     assert [c.paper_id for c in v.citations] == ["p2", "p1"]
     assert [c.citations for c in v.sentences] == [[1], [2]]
     assert len(v.removed) == 1 and "9.99" in v.removed[0].reasons[0]
@@ -113,3 +109,20 @@ def test_embedding_signal_is_optional_and_flags_off_topic_claims(settings):
     # lexically plausible, semantically off: made of the abstract's words
     off = assess("The objective of the training model is generative classification.", [LZN], embedder=emb)
     assert off.embedding is not None and off.embedding < ok.embedding
+
+
+def test_a_cited_title_in_the_sentence_is_a_label_not_a_claim():
+    p = Passage(
+        paper_id="p9",
+        title="To Interpolate or not to Interpolate: PRF, Dense and Sparse Retrievers",
+        text="In this paper we consider the problem of combining the relevance signals from sparse and "
+        "dense retrievers in the context of Pseudo Relevance Feedback (PRF).",
+        score=1.0,
+    )
+    s = (
+        "**To Interpolate or not to Interpolate: PRF, Dense and Sparse Retrievers** [1] — In this paper we "
+        "consider the problem of combining the relevance signals from sparse and dense retrievers in the "
+        "context of Pseudo Relevance Feedback (PRF) [1]."
+    )
+    assert check_sentence(s, [p]).supported
+    assert not check_sentence("**" + p.title + "** [1] — It does not use PRF [1].", [p]).supported
