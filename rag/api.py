@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from rag.conversation import condense
 from rag.embeddings import get_embedder
 from rag.errors import ConfigError, QuestionError
 from rag.extractive import draft_answer
@@ -108,14 +109,16 @@ def ask(
     mode: RetrievalMode | None = None,
     settings: Settings | None = None,
     answer_mode: AnswerMode | None = None,
+    history: Sequence[Answer] | None = None,
 ) -> Answer:
     """Answer from the abstracts with verified [n] citations, or abstain when evidence is weak.
 
     `answer_mode` (default: settings.answer.mode) picks the answerer: extractive quotes sentences;
     llm generates with the configured backend and keeps only verified sentences (see rag.generate).
+    `history` (earlier answers, oldest first) turns a follow-up into a standalone question first.
     """
     s = _settings(settings)
-    q = check_question(question, s)
+    q = condense(check_question(question, s), history)
     if _answer_mode(s, answer_mode) == "llm":
         answer = None
         for item in _llm_stream(q, k, filters, mode, s):
@@ -172,6 +175,7 @@ def ask_stream(
     mode: RetrievalMode | None = None,
     settings: Settings | None = None,
     answer_mode: AnswerMode | None = None,
+    history: Sequence[Answer] | None = None,
 ) -> Iterator[str | Answer]:
     """Yield answer text as it is produced, then the final verified `Answer` as the last item.
 
@@ -182,8 +186,8 @@ def ask_stream(
     """
     s = _settings(settings)
     if _answer_mode(s, answer_mode) == "llm":
-        yield from _llm_stream(check_question(question, s), k, filters, mode, s)
+        yield from _llm_stream(condense(check_question(question, s), history), k, filters, mode, s)
         return
-    answer = ask(question, k=k, filters=filters, mode=mode, settings=s, answer_mode="extractive")
+    answer = ask(question, k=k, filters=filters, mode=mode, settings=s, answer_mode="extractive", history=history)
     yield answer.text
     yield answer

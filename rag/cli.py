@@ -72,6 +72,9 @@ def ask(
     date_from: Annotated[Optional[str], typer.Option(help="Only papers dated on/after YYYY-MM-DD.")] = None,
     date_to: Annotated[Optional[str], typer.Option(help="Only papers dated on/before YYYY-MM-DD.")] = None,
     source: Annotated[Optional[list[str]], typer.Option(help="Only papers from this file name (repeatable).")] = None,
+    answer_mode: Annotated[
+        Optional[str], typer.Option(help="extractive (default), llm or auto; see RAG_ANSWER__MODE.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole Answer as JSON.")] = False,
 ) -> None:
     """Answer a question with numbered citations, or say the abstracts don't answer it."""
@@ -89,7 +92,7 @@ def ask(
         raise QuestionError(f"bad date filter ({exc}): use YYYY-MM-DD") from None
     if mode not in (None, "hybrid", "dense", "bm25"):
         raise QuestionError(f"unknown retrieval mode '{mode}': use hybrid, dense or bm25")
-    answer = do_ask(question, k=k, filters=filters, mode=mode)
+    answer = do_ask(question, k=k, filters=filters, mode=mode, answer_mode=answer_mode)
     if as_json:
         print(answer.model_dump_json(indent=2))
         return

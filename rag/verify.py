@@ -367,9 +367,13 @@ def assess(
     """Is `claim` (a sentence without [n] markers) supported by these passages taken together?"""
     if not passages:
         return Assessment(False, ["no cited source"])
-    claim = _without_titles(claim, passages)
-    if len(_tokens(claim)) < 2:  # nothing but a cited paper's title
+    bare = _without_titles(claim, passages)
+    if len(_tokens(bare)) < 2:
+        if len(_tokens(claim)) < 2:  # "2 [1].", "Yes [1]." state nothing a source could support
+            return Assessment(False, ["states nothing the source could support"])
+        # nothing but a cited paper's title
         return Assessment(True, coverage=1.0, aligned=1.0, quote=True, embedding=1.0 if embedder else None)
+    claim = bare
     joined = "\n".join(source_text(p) for p in passages)
     c = _sentence(claim)
     if len(c.tokens) >= 4 and _norm(claim) in _norm(joined):
@@ -391,8 +395,10 @@ def assess(
         reasons.extend(_number_problems(c, sentences) or _replaced_numbers(c, evidence))
 
     words = content_stems(claim)
-    overall = sum(w in {x for s in sentences for x in s.content} for w in words) / len(words) if words else 1.0
-    if overall < min_support:
+    overall = sum(w in {x for s in sentences for x in s.content} for w in words) / len(words) if words else 0.0
+    if not words:
+        reasons.append("states nothing the source could support")
+    elif overall < min_support:
         reasons.append(f"only {overall:.0%} of its words are in the cited source")
     elif coverage < ALIGNED_MIN:
         reasons.append(f"no cited sentence says this (best match covers {coverage:.0%} of its words)")

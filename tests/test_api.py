@@ -67,3 +67,17 @@ def test_question_of_only_stopwords_still_answers_or_abstains(full_index):
 def test_no_index_says_how_to_build_it(settings):
     with pytest.raises(IndexMissingError, match="rag ingest"):
         ask("anything", settings=settings)
+
+
+def test_follow_up_with_history_is_condensed_before_retrieval(full_index):
+    first = ask("Which papers make linear attention fast on GPUs?", settings=full_index)
+    follow = ask("and which of those scale to billions of parameters?", history=[first], settings=full_index)
+    assert follow.question != "and which of those scale to billions of parameters?"
+    assert "linear attention" in follow.question.lower()
+
+
+def test_unknown_answer_mode_is_a_config_error(full_index):
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="extractive, llm or auto"):
+        ask("What is MTLoRA?", answer_mode="telepathy", settings=full_index)

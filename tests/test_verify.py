@@ -126,3 +126,12 @@ def test_a_cited_title_in_the_sentence_is_a_label_not_a_claim():
     )
     assert check_sentence(s, [p]).supported
     assert not check_sentence("**" + p.title + "** [1] — It does not use PRF [1].", [p]).supported
+
+
+def test_sentence_with_no_content_words_is_not_supported():
+    from rag.models import Passage
+    from rag.verify import check_sentence
+
+    src = [Passage(paper_id="p1", title="A Title", text="We propose a method that works well.", score=1.0)]
+    for filler in ("The answer is: [1].", "2 [1]."):
+        assert not check_sentence(filler, src).supported
