@@ -12,15 +12,18 @@ from rag.embeddings import get_embedder
 from rag.errors import ConfigError, QuestionError
 from rag.extractive import draft_answer
 from rag.index import Index
-from rag.models import Answer, Filters, IngestReport, Passage, RetrievalMode, Stats
+from rag.models import (
+    ABSTAIN_TEXT,  # noqa: F401  (re-exported: rag.api.ABSTAIN_TEXT)
+    Answer,
+    Filters,
+    IngestReport,
+    Passage,
+    RetrievalMode,
+    Stats,
+)
 from rag.retrieval import retrieve_passages, vocabulary
 from rag.settings import Settings, get_settings
-from rag.verify import verify_answer
-
-ABSTAIN_TEXT = (
-    "The abstracts in this collection don't answer this question. "
-    "The closest papers found are listed as sources."
-)
+from rag.verify import answer_from, verify_answer
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -142,28 +145,8 @@ def ask(
     timings["verify"] = round(time.perf_counter() - t2, 4)
     timings["total"] = round(time.perf_counter() - t0, 4)
 
-    if verified is None or not verified.citations:
-        return Answer(
-            question=q,
-            text=ABSTAIN_TEXT,
-            sources=passages,
-            abstained=True,
-            mode="extractive",
-            confidence=round(confidence, 4),
-            removed=verified.removed if verified else [],
-            timings=timings,
-        )
-    return Answer(
-        question=q,
-        text=verified.text,
-        citations=verified.citations,
-        sources=passages,
-        abstained=False,
-        mode="extractive",
-        confidence=round(confidence, 4),
-        sentences=verified.sentences,
-        removed=verified.removed,
-        timings=timings,
+    return answer_from(
+        q, passages, verified, mode="extractive", confidence=round(confidence, 4), timings=timings
     )
 
 

@@ -29,10 +29,10 @@ from rag.llm.budget import Packed, pack_sources
 from rag.llm.postprocess import attribute, pre_gate
 from rag.llm.prompts import NO_ANSWER, render
 from rag.llm.stops import StopFilter
-from rag.models import Answer, Passage
+from rag.models import ABSTAIN_TEXT, Answer, Passage
 from rag.retrieval import vocabulary
 from rag.settings import Settings
-from rag.verify import verify_answer
+from rag.verify import answer_from, verify_answer
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,6 @@ def stream_answer(
     `trace`, if given, receives the raw generated text and the sources the model saw (for the
     evaluation's gate calibration).
     """
-    from rag.api import ABSTAIN_TEXT  # rag.api imports this module lazily; no cycle at import
 
     t0 = time.perf_counter() - timings.get("retrieve", 0.0)
     cfg = settings.answer
@@ -194,18 +193,7 @@ def stream_answer(
     # Nothing generated survived the gate: answer extractively, and say so in the mode.
     fallback = verify_answer(draft.text, passages) if draft.text else None
     timings["verify"] = round(time.perf_counter() - t, 4)
-    if fallback is None or not fallback.citations:
-        yield finish(
-            text=ABSTAIN_TEXT,
-            abstained=True,
-            mode=FALLBACK_MODE,
-            removed=removed + (fallback.removed if fallback else []),
-        )
-        return
-    yield finish(
-        text=fallback.text,
-        citations=fallback.citations,
-        mode=FALLBACK_MODE,
-        sentences=fallback.sentences,
-        removed=removed + fallback.removed,
+    timings["total"] = round(time.perf_counter() - t0, 4)
+    yield answer_from(
+        question, passages, fallback, mode=FALLBACK_MODE, confidence=confidence, timings=timings, removed=removed
     )

@@ -66,6 +66,12 @@ class SentenceCheck(BaseModel):
     support: float = Field(0.0, description="Best lexical support by a cited passage, 0..1.")
 
 
+ABSTAIN_TEXT = (
+    "The abstracts in this collection don't answer this question. "
+    "The closest papers found are listed as sources."
+)
+
+
 class Answer(BaseModel):
     question: str
     text: str

@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.lexical import STEMMER, STOPWORDS, content_stems
-from rag.models import Citation, Passage, SentenceCheck
+from rag.models import ABSTAIN_TEXT, Answer, Citation, Passage, SentenceCheck
 from rag.text import split_sentences
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -454,6 +454,25 @@ class Verified:
     citations: list[Citation]
     sentences: list[SentenceCheck]
     removed: list[SentenceCheck] = field(default_factory=list)
+
+
+def answer_from(
+    question: str,
+    passages: list[Passage],
+    verified: Verified | None,
+    *,
+    mode: str,
+    confidence: float,
+    timings: dict[str, float],
+    removed: list[SentenceCheck] | None = None,
+) -> Answer:
+    """The user-facing Answer for a verified draft; it abstains when no cited sentence survived."""
+    dropped = list(removed or []) + (verified.removed if verified else [])
+    common = {"question": question, "sources": passages, "mode": mode, "confidence": confidence,
+              "timings": timings, "removed": dropped}
+    if verified is None or not verified.citations:
+        return Answer(text=ABSTAIN_TEXT, abstained=True, **common)
+    return Answer(text=verified.text, citations=verified.citations, sentences=verified.sentences, **common)
 
 
 def _renumber(sentence: str, mapping: dict[int, int]) -> str:
