@@ -210,7 +210,13 @@ def retrieve_passages(
 
 
 def vocabulary(settings: Settings) -> tuple[dict[str, int], int]:
-    """(document frequencies, number of chunks) of the current store, from the cached table."""
-    index = Index(settings)
-    table = _table(index, index.collection())
+    """(document frequencies, number of chunks) of the store, from the table the last retrieval checked.
+
+    Answering always retrieves first, and that call already re-read the store's chunk ids; scanning
+    them again here would double the per-question store round trip for no fresher data.
+    """
+    table = _TABLES.get((settings.store_location, settings.index.collection))
+    if table is None:
+        index = Index(settings)
+        table = _table(index, index.collection())
     return table.df, len(table.ids)
