@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Validate eval/gold.jsonl against the bundled abstract corpus.
+"""Validate an evaluation set (eval/gold.jsonl, eval/heldout.jsonl) against the bundled corpus.
 
 Standalone, stdlib only.  Usage:
     python3 eval/check_gold.py [--gold PATH] [--corpus DIR]
 
+The corpus defaults to the repository's rag/data/abstracts (the same files as
+/work/shared/corpus, checked byte for byte), so it works on a fresh clone.
+
 Checks:
-  * every line is a JSON object with the expected fields and types
-  * ids are unique (and look like g001, g002, ...)
+  * blank lines and lines starting with "#" (a header) are skipped
+  * every other line is a JSON object with the expected fields and types
+  * ids are unique, look like g001 / h001, and share one prefix per file
   * type is one of fact / which-paper / multi-paper / paraphrase / unanswerable
   * every gold title matches exactly one corpus title (after whitespace
     normalisation); the same paper may appear in several corpus files, but
@@ -15,8 +19,11 @@ Checks:
     the item's gold abstracts
   * unanswerable items have answerable=false and empty gold_titles /
     must_include / answer; answerable items have the opposite
+  * the optional near_titles (the paper an unanswerable question is about)
+    appears only on unanswerable items and every entry matches a corpus title
 Exits 1 and lists the problems if anything fails; otherwise prints counts per
-type and the number of distinct gold papers.
+type and the number of distinct gold papers.  `validate()` returns the same
+information for tests.
 """
 import argparse
 import glob
@@ -28,11 +35,13 @@ from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_GOLD = os.path.join(HERE, "gold.jsonl")
-DEFAULT_CORPUS = "/work/shared/corpus"
+DEFAULT_CORPUS = os.path.normpath(os.path.join(HERE, "..", "rag", "data", "abstracts"))
 
 TYPES = {"fact", "which-paper", "multi-paper", "paraphrase", "unanswerable"}
 FIELDS = {"id": str, "question": str, "type": str, "gold_titles": list,
           "answer": str, "must_include": list, "answerable": bool}
+OPTIONAL = {"near_titles": list}
+ORDER = ["fact", "which-paper", "multi-paper", "paraphrase", "unanswerable"]
 
 # Page chrome that appears at the top of the scraped listing pages.
 CHROME = {
@@ -106,15 +115,15 @@ def load_corpus(corpus_dir):
     return by_title, n_entries, files, problems
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--gold", default=DEFAULT_GOLD)
-    ap.add_argument("--corpus", default=DEFAULT_CORPUS)
-    args = ap.parse_args()
+def is_comment(line):
+    """Blank lines and '#' lines carry no item (a frozen set's header)."""
+    s = line.strip()
+    return not s or s.startswith("#")
 
-    by_title, n_entries, files, problems = load_corpus(args.corpus)
-    print("corpus: %d files, %d entries, %d unique titles"
-          % (len(files), n_entries, len(by_title)))
+
+def validate(gold_path, corpus_dir=DEFAULT_CORPUS):
+    """Check one evaluation file; return a dict with counts, gold papers and the problems found."""
+    by_title, n_entries, files, problems = load_corpus(corpus_dir)
 
     abstract_of = {}
     for title, occ in by_title.items():
@@ -127,10 +136,25 @@ def main():
     for title in by_title:
         lower_titles[title.lower()].append(title)
 
+    def lookup(t, where, what):
+        """Return the normalised corpus title for t, or None (and a problem)."""
+        if not isinstance(t, str):
+            problems.append(f"{where}: {what} is not a string")
+            return None
+        nt = norm(t)
+        if len(lower_titles.get(nt.lower(), [])) > 1:
+            problems.append(f"{where}: {what} is ambiguous (case variants): {t!r}")
+        if nt in by_title:
+            return nt
+        near = lower_titles.get(nt.lower())
+        hint = f" (case differs from {near[0]!r})" if near else ""
+        problems.append(f"{where}: {what} not found in corpus: {t!r}{hint}")
+        return None
+
     items = []
-    with open(args.gold, encoding="utf-8") as fh:
+    with open(gold_path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+            if is_comment(line):
                 continue
             try:
                 obj = json.loads(line)
@@ -143,8 +167,11 @@ def main():
             items.append((lineno, obj))
 
     seen_ids = Counter()
+    prefixes = Counter()
     type_counts = Counter()
     gold_papers = set()
+    near_papers = set()
+    n_near_items = 0
     for lineno, it in items:
         where = "line %d (%s)" % (lineno, it.get("id", "?"))
         bad = False
@@ -155,14 +182,21 @@ def main():
             elif not isinstance(it[field], typ):
                 problems.append(f"{where}: field {field!r} should be {typ.__name__}")
                 bad = True
-        extra = set(it) - set(FIELDS)
+        for field, typ in OPTIONAL.items():
+            if field in it and not isinstance(it[field], typ):
+                problems.append(f"{where}: field {field!r} should be {typ.__name__}")
+                bad = True
+        extra = set(it) - set(FIELDS) - set(OPTIONAL)
         if extra:
             problems.append(f"{where}: unexpected fields {sorted(extra)}")
         if bad:
             continue
         seen_ids[it["id"]] += 1
-        if not re.fullmatch(r"g\d{3,}", it["id"]):
-            problems.append(f"{where}: id does not look like g001")
+        m = re.fullmatch(r"([gh])\d{3,}", it["id"])
+        if not m:
+            problems.append(f"{where}: id does not look like g001 or h001")
+        else:
+            prefixes[m.group(1)] += 1
         if not it["question"].strip():
             problems.append(f"{where}: empty question")
         typ = it["type"]
@@ -171,6 +205,7 @@ def main():
             continue
         type_counts[typ] += 1
         gold, must, answer = it["gold_titles"], it["must_include"], it["answer"]
+        near_titles = it.get("near_titles", [])
 
         if typ == "unanswerable":
             if it["answerable"]:
@@ -181,8 +216,19 @@ def main():
                 problems.append(f"{where}: unanswerable item has must_include")
             if answer:
                 problems.append(f"{where}: unanswerable item has an answer")
+            if "near_titles" in it and not near_titles:
+                problems.append(f"{where}: near_titles is empty (omit it instead)")
+            if len(set(map(str, near_titles))) != len(near_titles):
+                problems.append(f"{where}: duplicate near titles")
+            for t in near_titles:
+                nt = lookup(t, where, "near title")
+                if nt:
+                    near_papers.add(nt)
+            n_near_items += bool(near_titles)
             continue
 
+        if "near_titles" in it:
+            problems.append(f"{where}: near_titles is only allowed on unanswerable items")
         if not it["answerable"]:
             problems.append(f"{where}: {typ} item marked not answerable")
         if not gold:
@@ -196,24 +242,15 @@ def main():
             problems.append(f"{where}: multi-paper item should have 2-4 gold titles")
         if typ != "multi-paper" and len(gold) != 1:
             problems.append(f"{where}: {typ} item should have exactly 1 gold title")
-        if len(set(map(norm, gold))) != len(gold):
+        if len(set(norm(t) for t in gold if isinstance(t, str))) != len(gold):
             problems.append(f"{where}: duplicate gold titles")
 
         gold_abstracts = []
         for t in gold:
-            if not isinstance(t, str):
-                problems.append(f"{where}: gold title is not a string")
-                continue
-            nt = norm(t)
-            if nt in by_title:
+            nt = lookup(t, where, "gold title")
+            if nt:
                 gold_abstracts.append(abstract_of[nt])
                 gold_papers.add(nt)
-            else:
-                near = lower_titles.get(nt.lower())
-                hint = f" (case differs from {near[0]!r})" if near else ""
-                problems.append(f"{where}: gold title not found in corpus: {t!r}{hint}")
-            if len(lower_titles.get(nt.lower(), [])) > 1:
-                problems.append(f"{where}: gold title is ambiguous (case variants): {t!r}")
         for s in must:
             if not isinstance(s, str) or not s.strip():
                 problems.append(f"{where}: empty/non-string must_include")
@@ -226,6 +263,8 @@ def main():
     for id_, n in seen_ids.items():
         if n > 1:
             problems.append("id %s used %d times" % (id_, n))
+    if len(prefixes) > 1:
+        problems.append("ids mix prefixes %s; use one per file" % sorted(prefixes))
 
     # Coverage summary (informational).
     file_cov = Counter()
@@ -233,14 +272,35 @@ def main():
         for f in {f for f, _ in by_title[t]}:
             file_cov[f] += 1
 
-    print("items: %d" % len(items))
-    for typ in ["fact", "which-paper", "multi-paper", "paraphrase",
-                "unanswerable"]:
-        print("  %-13s %d" % (typ, type_counts[typ]))
-    print("distinct gold papers: %d" % len(gold_papers))
-    print("gold papers per corpus file: " + ", ".join(
-        "%s=%d" % (f[:3], file_cov[f]) for f in sorted(file_cov)))
+    return {
+        "files": len(files), "entries": n_entries, "titles": len(by_title),
+        "items": len(items), "types": dict(type_counts),
+        "gold_papers": sorted(gold_papers), "near_papers": sorted(near_papers),
+        "near_items": n_near_items, "file_coverage": dict(file_cov),
+        "problems": problems,
+    }
 
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gold", default=DEFAULT_GOLD)
+    ap.add_argument("--corpus", default=DEFAULT_CORPUS)
+    args = ap.parse_args()
+
+    rep = validate(args.gold, args.corpus)
+    print("corpus: %d files, %d entries, %d unique titles"
+          % (rep["files"], rep["entries"], rep["titles"]))
+    print("items: %d" % rep["items"])
+    for typ in ORDER:
+        print("  %-13s %d" % (typ, rep["types"].get(typ, 0)))
+    print("distinct gold papers: %d" % len(rep["gold_papers"]))
+    print("unanswerable items with near_titles: %d (%d distinct papers)"
+          % (rep["near_items"], len(rep["near_papers"])))
+    cov = rep["file_coverage"]
+    print("gold papers per corpus file: " + ", ".join(
+        "%s=%d" % (f[:3], cov[f]) for f in sorted(cov)))
+
+    problems = rep["problems"]
     if problems:
         print("\n%d problem(s):" % len(problems))
         for p in problems:

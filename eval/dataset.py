@@ -4,6 +4,10 @@ One JSON object per line:
     {"id": "g001", "question": "...", "type": "fact", "gold_titles": ["..."], "answer": "...",
      "must_include": ["2.59"], "answerable": true}
 `gold_paper_ids` may replace or complement `gold_titles`; `id` and `type` are optional.
+Unanswerable items may name `near_titles`: the paper the question is about even though its abstract
+lacks the answer (so retrieval can still be judged on them).
+Blank lines and lines starting with "#" are skipped, so a file can carry a header (eval/heldout.jsonl
+records there that it is frozen).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from rag.corpus.records import paper_id_for
 from rag.errors import RagError
 
 DEFAULT_DATASET = Path(__file__).resolve().parent / "gold.jsonl"
+HELDOUT_DATASET = Path(__file__).resolve().parent / "heldout.jsonl"
 
 
 class DatasetError(RagError):
@@ -34,6 +39,10 @@ class GoldItem(BaseModel):
     answer: str = Field("", description="Reference answer (for reading; not scored).")
     must_include: list[str] = Field(default_factory=list, description="Key facts the answer must contain.")
     answerable: bool = True
+    near_titles: list[str] = Field(
+        default_factory=list,
+        description="Unanswerable items only: titles of the papers the question is about (they lack the answer).",
+    )
 
     @field_validator("question")
     @classmethod
@@ -49,6 +58,8 @@ class GoldItem(BaseModel):
             raise ValueError("an answerable item needs gold_titles or gold_paper_ids")
         if not self.answerable and (has_gold or self.must_include):
             raise ValueError("an unanswerable item must not have gold papers or must_include")
+        if self.answerable and self.near_titles:
+            raise ValueError("near_titles is only for unanswerable items; use gold_titles")
         return self
 
     @property
@@ -56,6 +67,11 @@ class GoldItem(BaseModel):
         """Paper ids of the gold papers, in the order given, without repeats."""
         ids = [paper_id_for(t) for t in self.gold_titles] + list(self.gold_paper_ids)
         return list(dict.fromkeys(ids))
+
+    @property
+    def near_ids(self) -> list[str]:
+        """Paper ids of the near titles (unanswerable items), in order, without repeats."""
+        return list(dict.fromkeys(paper_id_for(t) for t in self.near_titles))
 
 
 def load_dataset(path: Path | str) -> list[GoldItem]:
@@ -67,7 +83,7 @@ def load_dataset(path: Path | str) -> list[GoldItem]:
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
-            if not line.strip():
+            if not line.strip() or line.lstrip().startswith("#"):
                 continue
             try:
                 raw = json.loads(line)

@@ -67,6 +67,18 @@ def test_dataset_errors_name_file_and_line(tmp_path, row, message):
     assert message in str(exc.value)
 
 
+def test_dataset_skips_comment_lines_and_keeps_near_titles(tmp_path):
+    near = {"question": "What batch size?", "answerable": False, "near_titles": ["Latent Zoning Network"]}
+    items = load_dataset(_write(tmp_path, ["# frozen header", "  # indented comment", "", GOOD, near]))
+    assert [it.id for it in items] == ["q1", "line5"]
+    assert items[1].near_ids == [paper_id_for("Latent Zoning Network")] and items[0].near_ids == []
+
+
+def test_dataset_rejects_near_titles_on_answerable_items(tmp_path):
+    with pytest.raises(DatasetError, match="ds.jsonl:1: item: Value error, near_titles is only for unanswerable"):
+        load_dataset(_write(tmp_path, [{**GOOD, "near_titles": ["Latent Zoning Network"]}]))
+
+
 def test_missing_dataset_says_what_to_do(tmp_path):
     with pytest.raises(DatasetError, match="--dataset"):
         load_dataset(tmp_path / "nope.jsonl")
