@@ -7,7 +7,7 @@
 
 from rag.api import ask, ask_stream, ingest, retrieve, stats
 from rag.errors import RagError
-from rag.models import Answer, Citation, Filters, IngestReport, Passage, Stats
+from rag.models import Answer, Citation, Filters, IngestReport, Passage, Preview, Sources, Stats, StreamItem
 from rag.settings import Settings, get_settings
 
 __all__ = [
@@ -16,9 +16,12 @@ __all__ = [
     "Filters",
     "IngestReport",
     "Passage",
+    "Preview",
     "RagError",
     "Settings",
+    "Sources",
     "Stats",
+    "StreamItem",
     "ask",
     "ask_stream",
     "get_settings",

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from rag.answerers import answerer_for
 from rag.conversation import condense
-from rag.embeddings import get_embedder
-from rag.errors import ConfigError, QuestionError
-from rag.extractive import draft_answer
+from rag.errors import QuestionError
 from rag.index import Index
 from rag.models import (
     ABSTAIN_TEXT,  # noqa: F401  (re-exported: rag.api.ABSTAIN_TEXT)
@@ -19,11 +18,12 @@ from rag.models import (
     IngestReport,
     Passage,
     RetrievalMode,
+    Sources,
     Stats,
+    StreamItem,
 )
-from rag.retrieval import retrieve_passages, vocabulary
+from rag.retrieval import retrieve_passages
 from rag.settings import Settings, get_settings
-from rag.verify import answer_from, verify_answer
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -82,26 +82,34 @@ def retrieve(
 AnswerMode = Literal["extractive", "llm", "auto"]
 
 
-def _answer_mode(s: Settings, requested: AnswerMode | None) -> str:
-    """extractive or llm; auto means llm when an OpenAI-compatible endpoint or key is configured."""
-    chosen = requested or s.answer.mode
-    if chosen == "auto":
-        from rag.llm import remote_configured
+def ask_stream(
+    question: str,
+    *,
+    k: int | None = None,
+    filters: Filters | dict[str, Any] | None = None,
+    mode: RetrievalMode | None = None,
+    settings: Settings | None = None,
+    answer_mode: AnswerMode | None = None,
+    history: Sequence[Answer] | None = None,
+) -> Iterator[StreamItem]:
+    """Answer step by step, evidence first. Yields, in order:
 
-        return "llm" if remote_configured(s) else "extractive"
-    if chosen not in ("extractive", "llm"):
-        raise ConfigError(f"answer mode {chosen!r} is unknown: use extractive, llm or auto")
-    return chosen
+    1. `Sources`: the retrieved papers, as soon as retrieval is done;
+    2. `Preview` (generated answers only): the verified extractive answer, shown while the model writes;
+    3. `str` deltas (generated answers only): the model's raw text as it is produced, unverified;
+    4. the final `Answer`, always last: only verified sentences (dropped ones in `Answer.removed`).
 
-
-def _llm_stream(
-    q: str, k: int | None, filters: Filters | dict[str, Any] | None, mode: RetrievalMode | None, s: Settings
-) -> Iterator[str | Answer]:
-    from rag.generate import stream_answer  # imported here: the extractive path needs no LLM client
-
+    `answer_mode` (default: settings.answer.mode) picks the answerer; `history` (earlier answers,
+    oldest first) turns a follow-up into a standalone question first.
+    """
     t0 = time.perf_counter()
+    s = _settings(settings)
+    answerer = answerer_for(answer_mode, s)  # an unknown mode fails before any work
+    q = condense(check_question(question, s), history)
     passages = retrieve_passages(s, q, k, _filters(filters), mode)
-    yield from stream_answer(q, passages, s, {"retrieve": round(time.perf_counter() - t0, 4)})
+    timings = {"retrieve": round(time.perf_counter() - t0, 4)}
+    yield Sources(question=q, passages=passages, seconds=timings["retrieve"])
+    yield from answerer.stream(q, passages, timings)
 
 
 def ask(
@@ -114,63 +122,14 @@ def ask(
     answer_mode: AnswerMode | None = None,
     history: Sequence[Answer] | None = None,
 ) -> Answer:
-    """Answer from the abstracts with verified [n] citations, or abstain when evidence is weak.
+    """Answer from the abstracts with verified [n] citations, or abstain when they don't answer.
 
-    `answer_mode` (default: settings.answer.mode) picks the answerer: extractive quotes sentences;
-    llm generates with the configured backend and keeps only verified sentences (see rag.generate).
-    `history` (earlier answers, oldest first) turns a follow-up into a standalone question first.
+    The same steps as `ask_stream`, returning only the final `Answer`.
     """
-    s = _settings(settings)
-    q = condense(check_question(question, s), history)
-    if _answer_mode(s, answer_mode) == "llm":
-        answer = None
-        for item in _llm_stream(q, k, filters, mode, s):
-            answer = item
-        assert isinstance(answer, Answer)  # the stream always ends with the Answer
-        return answer
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    passages = retrieve_passages(s, q, k, _filters(filters), mode)
-    timings["retrieve"] = round(time.perf_counter() - t0, 4)
-
-    t1 = time.perf_counter()
-    d = draft_answer(
-        q, passages, get_embedder(s), vocabulary(s), s.answer.abstain_threshold, s.answer.max_sentences
-    )
-    confidence, draft = d.confidence, d.text
-    timings["answer"] = round(time.perf_counter() - t1, 4)
-
-    t2 = time.perf_counter()
-    verified = verify_answer(draft, passages) if draft else None
-    timings["verify"] = round(time.perf_counter() - t2, 4)
-    timings["total"] = round(time.perf_counter() - t0, 4)
-
-    return answer_from(
-        q, passages, verified, mode="extractive", confidence=round(confidence, 4), timings=timings
-    )
-
-
-def ask_stream(
-    question: str,
-    *,
-    k: int | None = None,
-    filters: Filters | dict[str, Any] | None = None,
-    mode: RetrievalMode | None = None,
-    settings: Settings | None = None,
-    answer_mode: AnswerMode | None = None,
-    history: Sequence[Answer] | None = None,
-) -> Iterator[str | Answer]:
-    """Yield answer text as it is produced, then the final verified `Answer` as the last item.
-
-    The extractive answerer has nothing to stream before verification, so it yields the
-    verified text once; generated answers (LLM backends) stream token by token. Streamed LLM text
-    is the raw draft: show the final `Answer.text`, which keeps only the sentences that passed
-    verification (the dropped ones are in `Answer.removed`).
-    """
-    s = _settings(settings)
-    if _answer_mode(s, answer_mode) == "llm":
-        yield from _llm_stream(condense(check_question(question, s), history), k, filters, mode, s)
-        return
-    answer = ask(question, k=k, filters=filters, mode=mode, settings=s, answer_mode="extractive", history=history)
-    yield answer.text
-    yield answer
+    final = None
+    for item in ask_stream(
+        question, k=k, filters=filters, mode=mode, settings=settings, answer_mode=answer_mode, history=history
+    ):
+        final = item
+    assert isinstance(final, Answer)  # every answerer ends its stream with the Answer
+    return final

@@ -15,7 +15,7 @@ import numpy as np
 from rag import abstain
 from rag.lexical import content_stems
 from rag.models import Passage
-from rag.text import split_sentences
+from rag.text import neutralize_refs, plain_title, split_sentences
 
 LEXICAL_WEIGHT = 0.3
 MMR_LAMBDA = 0.7
@@ -54,7 +54,9 @@ def score_sentences(question: str, passages: list[Passage], embedder) -> list[Sc
     For a question asking for a quantity, sentences that give one for the asked-for thing
     score higher: those are the sentences the answer needs.
     """
-    items = [(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(split_sentences(p.text))]
+    items = [
+        (i, j, s) for i, p in enumerate(passages) for j, s in enumerate(split_sentences(neutralize_refs(p.text)))
+    ]
     if not items:
         return []
     q = np.asarray(embedder.get_query_embedding(question))
@@ -158,5 +160,5 @@ def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> str:
         sents = sorted((s for s in chosen if s.source == src), key=lambda s: s.position)
         body = " ".join(_cite(s.text, src + 1) for s in sents)
         # The title leads: a researcher asking "which paper" needs its name, not only its words.
-        paras.append(f"**{passages[src].title}** [{src + 1}] — {body}")
+        paras.append(f"**{plain_title(passages[src].title)}** [{src + 1}] — {body}")
     return "\n\n".join(paras)

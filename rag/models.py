@@ -85,6 +85,14 @@ class Answer(BaseModel):
         default_factory=list, description="Sentences the verifier dropped as unsupported."
     )
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage.")
+    draft: str | None = Field(
+        None, description="Generated answers: the model's text before verification (what streamed)."
+    )
+    notices: list[str] = Field(
+        default_factory=list,
+        description="Things the reader should know about how this answer was made (e.g. the LLM failed "
+        "and the extractive answer is shown instead).",
+    )
 
 
 class SkippedItem(BaseModel):
@@ -122,3 +130,24 @@ class Stats(BaseModel):
 
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
+
+
+class Sources(BaseModel):
+    """First item of `ask_stream`: the retrieved papers, as soon as retrieval is done."""
+
+    question: str = Field(description="The standalone question that was searched.")
+    passages: list[Passage] = Field(default_factory=list)
+    seconds: float = Field(0.0, description="Time from the call to the end of retrieval.")
+
+
+class Preview(BaseModel):
+    """While a generated answer is written: the verified extractive answer, shown as a preview.
+
+    It is a real, verified answer (quoted sentences with citations), but not the final one: the
+    final `Answer` that ends the stream replaces it.
+    """
+
+    answer: Answer
+
+
+StreamItem = Sources | Preview | str | Answer

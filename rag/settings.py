@@ -75,14 +75,30 @@ class AnswerSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="Verification gate for generated answers: the fraction of a sentence's content words "
-        "that must occur in the sources it cites. 0.8 measured best (eval/compare_answer_modes.py): "
-        "fewer wrong-source sentences pass than at 0.5, and no key facts are lost as at 0.9.",
+        "that must occur in the sources it cites.",
     )
-    llm_attribute: bool = Field(
+    llm_abstain_threshold: float = Field(
+        0.56,
+        description="LLM mode: evidence score below which the answer abstains without asking the model "
+        "(above it, the model may still say the sources don't answer).",
+    )
+    llm_unsupported: Literal["abstain", "extractive"] = Field(
+        "extractive",
+        description="LLM mode, when no generated sentence passes verification: abstain, or give the "
+        "extractive answer (marked extractive-fallback).",
+    )
+    llm_grammar: bool = Field(
         False,
-        description="Cite generated sentences that lack [n] with the retrieved source that verifies them "
-        "best, instead of removing them. Off: with Gemma-3 270M it lowered key-fact recall (0.65 -> 0.48).",
+        description="Constrain the local model with a grammar so that every sentence ends with a citation "
+        "of a listed source (llama.cpp only).",
     )
+    evidence_tokens: int = Field(
+        450,
+        ge=64,
+        description="Token budget of the evidence sentences in a generated answer's prompt (the whole "
+        "abstracts stay with the verifier).",
+    )
+    evidence_per_paper: int = Field(3, ge=1, le=12, description="Most sentences of one paper shown to the model.")
 
 
 class LLMSettings(BaseModel):
@@ -90,8 +106,10 @@ class LLMSettings(BaseModel):
         "auto", description="auto: openai when OPENAI_BASE_URL or OPENAI_API_KEY is set, else llamacpp."
     )
     model: str = Field("gpt-4o-mini", description="Model name for the OpenAI-compatible backend.")
-    gguf_path: Path | None = Field(
-        None, description="GGUF for llama.cpp; default: Gemma-3 270M from its PyPI package."
+    local_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="The embedded llama.cpp model: a packaged preset (qwen2.5-coder-1.5b, the default; "
+        "qwen2.5-coder-0.5b, faster) assembled once into RAG_DATA_DIR/models, or the path of any GGUF file.",
     )
     n_ctx: int = Field(
         4096,

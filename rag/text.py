@@ -31,6 +31,25 @@ def _splitter():
     return split_by_sentence_tokenizer()
 
 
+# A reference marker as abstracts write them: "[3]", "[7, 8]", "[12-14]", "[ 5 ]".
+_CORPUS_REF = re.compile(r"\s*\[\s*\d+(?:\s*[,;\u2013-]\s*\d+)*\s*\]")
+
+
+def neutralize_refs(text: str) -> str:
+    """Corpus text without its own reference markers.
+
+    An abstract's "[3]" points into that paper's bibliography; copied into an answer it would read
+    as a citation of another retrieved paper (and the verifier would renumber it). Every piece of
+    corpus text is passed through this before an answer is composed from it or checked against it.
+    """
+    return _CORPUS_REF.sub("", text) if "[" in text else text
+
+
+def plain_title(title: str) -> str:
+    """A title as an answer shows it: no reference markers, no emphasis markup of its own."""
+    return " ".join(neutralize_refs(title).replace("*", "").split())
+
+
 _CITE_ONLY = re.compile(r"^(\s*\[\d+(?:\s*,\s*\d+)*\]\s*)+[.]?$")
 _ABBREV_END = re.compile(r"(?:\b(?:e\.g|i\.e|et al|vs|cf|Fig|Eq|approx|resp)\.)$", re.IGNORECASE)
 

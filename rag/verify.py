@@ -31,7 +31,7 @@ import numpy as np
 
 from rag.lexical import STEMMER, STOPWORDS, content_stems
 from rag.models import ABSTAIN_TEXT, Answer, Citation, Passage, SentenceCheck
-from rag.text import split_sentences
+from rag.text import neutralize_refs, plain_title, split_sentences
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
@@ -130,7 +130,8 @@ def _numbers(text: str) -> set[str]:
 
 
 def source_text(p: Passage) -> str:
-    return f"{p.title}\n{p.text}"
+    """What a citation of `p` can be checked against: title and abstract, without the abstract's own [n]."""
+    return neutralize_refs(f"{p.title}\n{p.text}")
 
 
 def _norm(text: str) -> str:
@@ -167,7 +168,7 @@ def _sentence(text: str) -> _Sentence:
 
 @lru_cache(maxsize=1024)
 def _source_sentences(title: str, text: str) -> tuple[_Sentence, ...]:
-    return (_sentence(title), *(_sentence(s) for s in split_sentences(text)))
+    return (_sentence(neutralize_refs(title)), *(_sentence(s) for s in split_sentences(neutralize_refs(text))))
 
 
 @dataclass
@@ -352,8 +353,9 @@ def _without_titles(claim: str, passages: list[Passage]) -> str:
     """
     text = _EMPHASIS.sub("", claim)
     for p in passages:
-        if len(p.title) >= 8:
-            text = re.sub(re.escape(p.title), " ", text, flags=re.IGNORECASE)
+        title = plain_title(p.title)
+        if len(title) >= 8:
+            text = re.sub(re.escape(title), " ", text, flags=re.IGNORECASE)
     return " ".join(re.sub(r"^[\W_]+", "", text.strip()).split())
 
 

@@ -1,18 +1,20 @@
-"""Fast checks of the LLM answer path's pure parts: token budget, pre-gate tidy-up, backend choice."""
+"""Fast checks of the LLM answer path's pure parts: evidence selection, prompt, pre-gate tidy-up, backend choice."""
 
 from __future__ import annotations
 
 import pytest
 
+import numpy as np
+
 from conftest import make_settings
-from rag.api import _answer_mode
-from rag.errors import ConfigError, QuestionError
-from rag.generate import _generate, build_prompt
-from rag.llm import ContextOverflowError, LLMBackend, Prompt, backend_kind
-from rag.llm.base import CHAT_MESSAGE_OVERHEAD
-from rag.llm.budget import ELLIPSIS, SAFETY_MARGIN, pack_sources
+from rag.answerers import answer_mode as _answer_mode
+from rag.errors import ConfigError
+from rag.extractive import ScoredSentence
+from rag.llm import ContextOverflowError, LLMBackend, backend_kind
+from rag.llm.evidence import build_prompt, citation_grammar, fixed_messages, select_evidence
 from rag.llm.openai_backend import OpenAIBackend
 from rag.llm.postprocess import pre_gate
+from rag.llm.prompts import NO_ANSWER
 from rag.models import Passage
 from rag.text import count_tokens
 
@@ -24,70 +26,60 @@ def passage(i: int, n_words: int = 300) -> Passage:
     return Passage(paper_id=f"p{i}", title=f"Paper number {i}", text=text, score=1.0 / (i + 1))
 
 
-def completion_tokens(p: Prompt) -> int:
-    return count_tokens(p.text)
+def scored(source: int, position: int, text: str, score: float) -> ScoredSentence:
+    return ScoredSentence(source, position, text, score, 0.0, score, np.zeros(3))
 
 
-def pack(passages, n_ctx, max_tokens=64, question="How fast is the kernel?"):
-    return pack_sources(passages, lambda s: build_prompt(question, s), completion_tokens, n_ctx, max_tokens)
+def test_evidence_is_best_sentences_round_robin_within_the_budget():
+    ps = [passage(i, 5) for i in range(3)]
+    sents = [
+        scored(0, 0, "Zero first sentence here.", 0.9),
+        scored(0, 1, "Zero second sentence here.", 0.5),
+        scored(0, 2, "Zero third sentence here.", 0.8),
+        scored(1, 0, "One first sentence here.", 0.85),
+        scored(1, 1, "One second sentence here.", 0.2),
+        scored(2, 0, "Two weak sentence here.", 0.3),  # more than PAPER_MARGIN below the best
+    ]
+    big = select_evidence(sents, ps, count_tokens, budget=10_000, max_per_paper=2)
+    assert [s.passage.paper_id for s in big] == ["p0", "p1"]  # weak paper left out
+    # paper 0 keeps its two best sentences, shown in abstract order
+    assert big[0].sentences == ("Zero first sentence here.", "Zero third sentence here.")
+    assert big[1].sentences == ("One first sentence here.", "One second sentence here.")
+    # a budget for about two sentences: each paper's best one comes before any second one
+    small = select_evidence(sents, ps, count_tokens, budget=30, max_per_paper=2)
+    assert [s.sentences for s in small] == [("Zero first sentence here.",), ("One first sentence here.",)]
+    assert select_evidence([], ps, count_tokens, budget=100) == []
 
 
-def test_everything_fits_in_a_large_context():
-    ps = [passage(i) for i in range(5)]
-    packed = pack(ps, 8192)
-    assert packed.sources == ps and packed.dropped == 0 and not packed.trimmed
-    assert packed.prompt_tokens == completion_tokens(packed.prompt)
+def test_prompt_starts_with_a_fixed_prefix_and_numbers_the_evidence():
+    ps = [passage(0, 5), passage(1, 5)]
+    sents = [scored(0, 0, "Alpha is fast.", 0.9), scored(1, 0, "Beta is slow.", 0.8)]
+    sources = select_evidence(sents, ps, count_tokens, budget=1000)
+    a, b = build_prompt("How fast is alpha?", sources), build_prompt("Other question?", sources[::-1])
+    fixed = len(fixed_messages())
+    assert a.messages[:fixed] == b.messages[:fixed]  # identical prefix: llama.cpp reuses its KV cache
+    assert [m["role"] for m in a.messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "[1] Paper number 0\nAlpha is fast." in a.messages[-1]["content"]
+    assert "[2] Paper number 1\nBeta is slow." in a.messages[-1]["content"]
+    assert a.messages[-1]["content"].endswith("Question: How fast is alpha?")
+    assert NO_ANSWER in a.messages[0]["content"] and a.grammar is None
+    assert "[1] Paper number 0" in a.text and a.text.endswith("Answer:")
 
 
-@pytest.mark.parametrize("n_ctx", [400, 700, 1000, 1500])
-def test_tiny_context_forces_packing_without_overflow(n_ctx):
-    ps = [passage(i) for i in range(5)]
-    packed = pack(ps, n_ctx, max_tokens=64)
-    assert completion_tokens(packed.prompt) <= n_ctx - 64 - SAFETY_MARGIN
-    assert 1 <= len(packed.sources) < len(ps)
-    # best first: kept sources are a prefix of the ranking, only the last may be cut short
-    assert [p.paper_id for p in packed.sources] == [p.paper_id for p in ps[: len(packed.sources)]]
-    assert all(p.text == q.text for p, q in zip(packed.sources[:-1], ps, strict=False))
-    if packed.trimmed:
-        last = packed.sources[-1]
-        assert last.text.endswith(ELLIPSIS)
-        assert ps[len(packed.sources) - 1].text.startswith(last.text[: -len(ELLIPSIS)])
-    assert packed.dropped == len(ps) - len(packed.sources)
-    assert f"[{len(packed.sources)}] Paper number" in packed.prompt.text
-    assert f"[{len(packed.sources) + 1}] Paper number" not in packed.prompt.text
-
-
-def test_a_single_long_source_is_trimmed_not_dropped():
-    packed = pack([passage(0, n_words=2000)], 700)
-    assert len(packed.sources) == 1 and packed.trimmed
-    assert completion_tokens(packed.prompt) <= 700 - 64 - SAFETY_MARGIN
-
-
-def test_too_long_question_is_a_question_error_with_the_fix():
-    with pytest.raises(QuestionError, match="RAG_LLM__N_CTX"):
-        pack([passage(0)], 512, max_tokens=256, question="why " * 400)
-
-
-def test_chat_prompt_counting_includes_every_message():
-    class Counter(LLMBackend):
-        name, context_window = "test", 1000
-        api = "chat"
-
-        def count_tokens(self, text):
-            return count_tokens(text)
-
-        def stream(self, prompt, max_tokens):
-            yield ""
-
-    p = build_prompt("q?", [passage(0)])
-    expected = sum(count_tokens(m["content"]) + CHAT_MESSAGE_OVERHEAD for m in p.messages)
-    assert Counter().prompt_tokens(p) == expected
+def test_citation_grammar_lists_only_the_sources_shown():
+    g = citation_grammar(3)
+    assert 'num ::= "1" | "2" | "3"' in g and NO_ANSWER in g
+    assert build_prompt("q?", [], grammar=True).grammar is not None
 
 
 class OverflowingBackend(LLMBackend):
-    """Behaves like a server whose tokenizer counts 1.5x ours: overflows until the prompt is small."""
+    """A server whose tokenizer counts 1.5x ours: it overflows until the prompt is small.
 
-    name, context_window, api = "llm:test:overflow", 2048, "completion"
+    A stand-in (not a mock of a real part's protocol): what is tested is the answerer's retry
+    policy, and a real server cannot be made to miscount tokens on demand.
+    """
+
+    name, context_window, api = "llm:test:overflow", 700, "completion"
 
     def __init__(self):
         self.sizes: list[int] = []
@@ -96,18 +88,25 @@ class OverflowingBackend(LLMBackend):
         return count_tokens(text)
 
     def stream(self, prompt, max_tokens):
-        n = int(1.5 * count_tokens(prompt.text))
+        n = int(2 * count_tokens(prompt.text))
         self.sizes.append(n)
         if n + max_tokens > self.context_window:
             raise ContextOverflowError("too long")
         yield "ok"
 
 
-def test_server_side_overflow_is_repacked_smaller():
+def test_server_side_overflow_is_retried_with_less_evidence(tmp_path):
+    from rag.answerers.llm import LLMAnswerer
+    from rag.extractive import Draft
+
+    s = make_settings(tmp_path, answer={"evidence_tokens": 400}, llm={"max_tokens": 32})
+    ps = [passage(i, 60) for i in range(5)]
+    sents = [scored(i, j, f"Sentence {j} of paper {i} says {' '.join(WORDS)}.", 1 - 0.01 * j) for i in range(5)
+             for j in range(3)]
     backend = OverflowingBackend()
     timings: dict[str, float] = {}
-    out = list(_generate("q?", [passage(i) for i in range(6)], backend, 64, timings))
-    assert out[0] == "ok" and len(backend.sizes) == 3
+    out = list(LLMAnswerer(s)._generate("q?", Draft("", 1.0, False, "", sents), ps, backend, timings, 0.0))
+    assert out[-1] == "ok" and len(backend.sizes) >= 2
     assert backend.sizes == sorted(backend.sizes, reverse=True)
     assert "first_token" in timings
 

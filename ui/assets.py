@@ -32,6 +32,8 @@ a.rag-cite:hover { background: var(--color-accent-soft); }
 .rag-uncited li { margin: 2px 0; }
 .rag-uncited summary { cursor: pointer; }
 details.rag-older > summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.rag-preview { border-left: 3px solid var(--border-color-primary); padding: 2px 10px; opacity: 0.8; }
+.rag-notice { border-left: 4px solid #d9a400; padding: 4px 10px; font-size: 0.9em; }
 #rag-banner { border: 1px solid #d9a400; border-radius: 8px; padding: 6px 10px; }
 """
 

@@ -13,15 +13,17 @@ from datetime import date
 
 from rag.conversation import condense
 from rag.errors import QuestionError, RagError
-from rag.models import Answer, Filters
+from rag.models import Answer, Filters, Preview, Sources
 from rag.settings import Settings
 from ui.format import (
     SEARCHING,
+    SEARCHING_DONE,
     format_answer,
     format_error,
+    format_in_progress,
     format_removed,
-    format_streaming,
     removed_title,
+    render_retrieved,
     render_sources,
 )
 
@@ -87,14 +89,21 @@ def run_turn(
     turn = len(turns)
     try:
         standalone = condense(question, [answer for _, answer in turns])
-        text = ""
+        text, preview = "", None
         final: Answer | None = None
         for item in ask_stream(standalone, k=k, filters=filters, mode=mode, settings=settings):
             if isinstance(item, Answer):
                 final = item
                 break
-            text += item
-            messages[-1] = {"role": "assistant", "content": format_streaming(text)}
+            if isinstance(item, Sources):  # evidence first: the retrieved papers, before any answer
+                sources_html = render_retrieved(turns, item.passages, asked=question)
+                messages[-1] = {"role": "assistant", "content": SEARCHING_DONE}
+            elif isinstance(item, Preview):
+                preview = item.answer
+                messages[-1] = {"role": "assistant", "content": format_in_progress(preview, turn, text)}
+            else:
+                text += item
+                messages[-1] = {"role": "assistant", "content": format_in_progress(preview, turn, text)}
             yield TurnView(list(messages), list(turns), sources_html)
         if final is None:
             raise RagError("the answerer stopped without an answer: try again")

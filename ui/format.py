@@ -89,9 +89,25 @@ def format_streaming(text: str) -> str:
 
 
 SEARCHING = '<span class="rag-note">Searching the abstracts…</span>'
+SEARCHING_DONE = '<span class="rag-note">Papers found (see Sources): reading them…</span>'
 
 
-def format_answer(answer: Answer, turn: int, asked: str | None = None) -> str:
+def format_in_progress(preview: Answer | None, turn: int, generated: str) -> str:
+    """While a generated answer is written: the extractive preview (marked), then the raw stream."""
+    parts = []
+    if preview is not None:
+        parts.append(
+            '<div class="rag-preview"><span class="rag-note">Preview: sentences quoted from the abstracts, '
+            "while the generated answer is written</span>\n\n"
+            + format_answer(preview, turn, with_note=False)
+            + "</div>"
+        )
+    if generated.strip() or preview is None:
+        parts.append(format_streaming(generated))
+    return "\n\n".join(parts)
+
+
+def format_answer(answer: Answer, turn: int, asked: str | None = None, *, with_note: bool = True) -> str:
     """The chat Markdown for a final answer: linked citations, abstention notice, verification note."""
     parts: list[str] = []
     if asked is not None and " ".join(asked.split()) != answer.question:
@@ -110,7 +126,9 @@ def format_answer(answer: Answer, turn: int, asked: str | None = None) -> str:
     for para in paragraphs:
         mine = [c for c in checks if c.text in para]
         parts.append(_render_paragraph(para, mine, turn, valid))
-    parts.append(verification_note(answer))
+    if with_note:
+        parts.extend(f'<div class="rag-notice">{escape_md(n)}</div>' for n in answer.notices)
+        parts.append(verification_note(answer))
     return "\n\n".join(parts)
 
 
@@ -255,6 +273,18 @@ def render_turn(answer: Answer, turn: int) -> str:
         else f"Also retrieved, not cited ({len(uncited)})"
     )
     return cards + render_uncited(uncited, heading)
+
+
+def render_retrieved(turns: Sequence[tuple[str, Answer]], passages: list[Passage], asked: str) -> str:
+    """The sources panel as soon as retrieval is done: the papers found, above the earlier turns."""
+    found = render_uncited(passages, f"Papers found ({len(passages)}), being read now") or (
+        '<div class="rag-uncited">No papers found.</div>'
+    )
+    current = f'<div class="rag-turn"><div class="rag-q">Sources for “{html.escape(asked)}”</div>{found}</div>'
+    older = render_sources(turns)
+    if not turns:
+        return f'<div class="rag-sources">{current}</div>'
+    return older.replace('<div class="rag-sources">', f'<div class="rag-sources">{current}', 1)
 
 
 EMPTY_SOURCES = (

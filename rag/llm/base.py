@@ -30,6 +30,7 @@ class Prompt:
     text: str
     messages: list[dict[str, str]]
     stop: list[str] = field(default_factory=list)
+    grammar: str | None = None  # GBNF constraining the reply (llama.cpp only; servers ignore it)
 
 
 class LLMBackend(ABC):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -12,7 +13,7 @@ from typing import Any
 
 from rag.errors import LLMError, ModelUnavailableError
 from rag.llm.base import Api, ContextOverflowError, LLMBackend, Prompt
-from rag.llm.gguf import gguf_path
+from rag.llm.gguf import resolve_local_model
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,22 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> Any:
         return llama
 
 
+@functools.lru_cache(maxsize=16)
+def _grammar(gbnf: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except ValueError as exc:
+        raise LLMError(f"llama.cpp rejected the answer grammar ({exc}): set RAG_ANSWER__LLM_GRAMMAR=false") from exc
+
+
 class LlamaCppBackend(LLMBackend):
     """Completion or chat with an in-process GGUF model, counted with its own tokenizer."""
 
     def __init__(self, settings: Settings) -> None:
         cfg = settings.llm
-        self.path = gguf_path(settings)
+        self.path = resolve_local_model(settings)
         self.llama = load_llama(self.path, cfg.n_ctx, _threads(cfg.n_threads))
         self.context_window = self.llama.n_ctx()
         self.temperature = cfg.temperature
@@ -104,6 +115,8 @@ class LlamaCppBackend(LLMBackend):
             "repeat_penalty": 1.1,  # small models loop ("[1] ... [2] ... [3] ...") without it
             "stream": True,
         }
+        if prompt.grammar:
+            params["grammar"] = _grammar(prompt.grammar)
         with _lock:
             try:
                 if self._api == "chat":

@@ -18,10 +18,14 @@ PROMPTS_DIR = Path(rag.__file__).resolve().parent.parent / "prompts"
 
 #: template name (file stem) -> the placeholders the code fills in.
 FIELDS: dict[str, frozenset[str]] = {
-    "source": frozenset({"number", "title", "text"}),
+    "evidence_source": frozenset({"number", "title", "text"}),
     "answer_completion": frozenset({"sources", "question", "no_answer"}),
     "answer_system": frozenset({"no_answer"}),
     "answer_user": frozenset({"sources", "question"}),
+    "example_user": frozenset(),
+    "example_assistant": frozenset(),
+    "example_decline_user": frozenset(),
+    "example_decline_assistant": frozenset({"no_answer"}),
 }
 
 #: What the prompts tell the model to say when the sources lack the answer; detected afterwards.

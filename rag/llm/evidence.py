@@ -1,0 +1,133 @@
+"""The evidence a generated answer is written from: the best sentences of the retrieved papers.
+
+A small model on a CPU pays for every prompt token (about 40 tokens/s for the 1.5B model on two
+cores), and reads short evidence better than five whole abstracts. So the prompt carries the
+sentences the extractive scorer ranked highest, grouped under numbered paper titles, within a
+token budget; the whole abstracts stay with the verifier and the UI.
+
+Selection is round-robin by rank: first each paper's best sentence (papers in order of their best
+sentence), then each paper's second best, and so on, while the budget lasts. Within a paper the
+chosen sentences are shown in abstract order, so the model reads them as the authors wrote them.
+Papers whose best sentence scores far below the best paper's are left out: they only cost tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.extractive import ScoredSentence
+from rag.llm.base import Prompt
+from rag.llm.prompts import NO_ANSWER, render
+from rag.models import Passage
+from rag.text import plain_title
+
+#: A paper whose best sentence scores this far below the best paper's is not shown to the model.
+PAPER_MARGIN = 0.35
+
+
+@dataclass(frozen=True)
+class EvidenceSource:
+    """One numbered source of the prompt: a retrieved paper and the sentences shown from it."""
+
+    passage: Passage  # the whole abstract: what citations of this source are verified against
+    sentences: tuple[str, ...]  # shown to the model, in abstract order
+
+    def render(self, number: int) -> str:
+        return render(
+            "evidence_source", number=number, title=plain_title(self.passage.title), text=" ".join(self.sentences)
+        )
+
+
+def select_evidence(
+    scored: list[ScoredSentence],
+    passages: list[Passage],
+    count_tokens: Callable[[str], int],
+    budget: int,
+    max_per_paper: int = 3,
+) -> list[EvidenceSource]:
+    """Best sentences of the best papers that fit `budget` tokens (rendered), best paper first."""
+    by_paper: dict[int, list[ScoredSentence]] = {}
+    for s in scored:
+        by_paper.setdefault(s.source, []).append(s)
+    if not by_paper:
+        return []
+    for sents in by_paper.values():
+        sents.sort(key=lambda s: -s.score)
+    top = max(s[0].score for s in by_paper.values())
+    order = sorted(
+        (src for src, sents in by_paper.items() if sents[0].score >= top - PAPER_MARGIN),
+        key=lambda src: -by_paper[src][0].score,
+    )
+    chosen: dict[int, list[ScoredSentence]] = {src: [] for src in order}
+    used = 0
+    for rank in range(max_per_paper):
+        for src in order:
+            if rank >= len(by_paper[src]) or len(chosen[src]) < rank:
+                continue
+            candidate = by_paper[src][rank]
+            # the title line is paid once, with the paper's first sentence
+            cost = count_tokens(candidate.text) + 1
+            if not chosen[src]:
+                cost += count_tokens(plain_title(passages[src].title)) + 4
+            if used + cost > budget:
+                continue
+            chosen[src].append(candidate)
+            used += cost
+    return [
+        EvidenceSource(passages[src], tuple(s.text for s in sorted(chosen[src], key=lambda s: s.position)))
+        for src in order
+        if chosen[src]
+    ]
+
+
+def render_sources(sources: list[EvidenceSource]) -> str:
+    return "\n\n".join(src.render(i) for i, src in enumerate(sources, 1))
+
+
+# Base models run on past the answer; these end it (applied on our side, see rag.llm.stops).
+COMPLETION_STOP = ["\n\n", "\nQuestion:", "\nSources:", "\n["]
+
+
+def fixed_messages() -> list[dict[str, str]]:
+    """System prompt and two worked examples: identical for every question, so llama.cpp reuses
+    their KV cache and only the sources and question are evaluated per question."""
+    return [
+        {"role": "system", "content": render("answer_system", no_answer=NO_ANSWER)},
+        {"role": "user", "content": render("example_user")},
+        {"role": "assistant", "content": render("example_assistant")},
+        {"role": "user", "content": render("example_decline_user")},
+        {"role": "assistant", "content": render("example_decline_assistant", no_answer=NO_ANSWER)},
+    ]
+
+
+def citation_grammar(n_sources: int) -> str:
+    """GBNF: one to four sentences, each ending in citations of listed sources, or the no-answer line."""
+    nums = " | ".join(f'"{i}"' for i in range(1, n_sources + 1)) or '"1"'
+    decline = NO_ANSWER.replace('"', '\\"')
+    return "\n".join(
+        [
+            "root ::= decline | answer",
+            f'decline ::= "{decline}"',
+            'answer ::= sentence (" " sentence)? (" " sentence)? (" " sentence)?',
+            'sentence ::= [^\\[\\]\\n]+ " [" num (", " num)* "]."',
+            f"num ::= {nums}",
+        ]
+    )
+
+
+def build_prompt(question: str, sources: list[EvidenceSource], *, grammar: bool = False) -> Prompt:
+    """Chat messages (instruction-tuned models) and a completion text (base models) for the same sources.
+
+    `grammar` adds a GBNF that makes every sentence end with a citation of a listed source.
+    """
+    blocks = render_sources(sources)
+    return Prompt(
+        text=render("answer_completion", sources=blocks, question=question, no_answer=NO_ANSWER),
+        messages=[
+            *fixed_messages(),
+            {"role": "user", "content": render("answer_user", sources=blocks, question=question)},
+        ],
+        stop=COMPLETION_STOP,
+        grammar=citation_grammar(len(sources)) if grammar else None,
+    )
