@@ -56,9 +56,10 @@ def run_eval(
     judge: bool = True,
     checker: bool = True,
     pubmedqa: bool = True,
-    pubmedqa_accuracy: bool = True,
+    pubmedqa_accuracy: bool = False,
     pubmedqa_limit: int | None = None,
-    pubmedqa_context: str = "retrieved",
+    pubmedqa_sample: int = 250,
+    pubmedqa_context: str = "gold",
     ingest_first: bool = True,
     progress: bool = True,
     settings=None,
@@ -120,6 +121,7 @@ def run_eval(
             accuracy=pubmedqa_accuracy,
             context=pubmedqa_context,
             limit=pubmedqa_limit,
+            sample=pubmedqa_sample,
             workers=workers or settings.eval.workers,
             progress=progress,
         )
@@ -199,15 +201,21 @@ def eval_command(
     judge: Annotated[bool, typer.Option(help="LLM-judge faithfulness when RAG_EVAL__JUDGE_* is set.")] = True,
     checker: Annotated[bool, typer.Option(help="Score the offline checker on its labeled sets.")] = True,
     pubmedqa: Annotated[bool, typer.Option(help="PubMedQA retrieval (and accuracy with an LLM).")] = True,
-    pubmedqa_accuracy: Annotated[bool, typer.Option(help="PubMedQA yes/no/maybe accuracy (needs an LLM).")] = True,
+    pubmedqa_accuracy: Annotated[
+        bool,
+        typer.Option(help="PubMedQA yes/no/maybe accuracy with the configured LLM (embedded: ~10 s a question)."),
+    ] = False,
     pubmedqa_limit: Annotated[Optional[int], typer.Option(help="Only the first N PubMedQA records.")] = None,
+    pubmedqa_sample: Annotated[
+        int, typer.Option(help="Accuracy on the first N test ids (a fixed sample; 500 = the whole test split).")
+    ] = 250,
     pubmedqa_context: Annotated[
         str,
         typer.Option(
             help="Context for PubMedQA accuracy: retrieved (top-3, the RAG setting) or gold (the "
             "question's own abstract, the setting of the published anchors)."
         ),
-    ] = "retrieved",
+    ] = "gold",
     ingest: Annotated[bool, typer.Option(help="Ingest the bundled corpus first (a no-op when indexed).")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
@@ -223,6 +231,7 @@ def eval_command(
         pubmedqa=pubmedqa,
         pubmedqa_accuracy=pubmedqa_accuracy,
         pubmedqa_limit=pubmedqa_limit,
+        pubmedqa_sample=pubmedqa_sample,
         pubmedqa_context=pubmedqa_context,
         ingest_first=ingest,
         progress=not quiet,

@@ -77,6 +77,28 @@ def full_index(tmp_path_factory) -> Settings:
     return s
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    """Where the packaged models are assembled once per test session."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def qwen05(models_dir) -> Path:
+    """The packaged Qwen2.5-Coder-0.5B-Instruct GGUF, assembled from its PyPI parts (sha256-checked)."""
+    from rag.llm.gguf import QWEN_05B, ensure_preset
+
+    return ensure_preset(QWEN_05B, models_dir)
+
+
+@pytest.fixture(scope="session")
+def qwen15(models_dir) -> Path:
+    """The packaged Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF (the default model), assembled once."""
+    from rag.llm.gguf import QWEN_15B, ensure_preset
+
+    return ensure_preset(QWEN_15B, models_dir)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -117,7 +117,7 @@ ABSTRACTS = {
 }
 
 
-def test_pubmedqa_pipeline_on_a_tiny_copy(tmp_path, monkeypatch):
+def test_pubmedqa_pipeline_on_a_tiny_copy(tmp_path, qwen05):
     folder = tmp_path / "pubmedqa"
     folder.mkdir()
     records = {
@@ -129,28 +129,22 @@ def test_pubmedqa_pipeline_on_a_tiny_copy(tmp_path, monkeypatch):
         json.dumps({p: r["final_decision"] for p, r in records.items()})
     )
 
-    class AlwaysYes:
-        def __init__(self, endpoint):
-            self.endpoint = endpoint
-
-        def complete(self, messages, max_tokens=512, temperature=0.0):
-            assert "Reply with one word" in messages[-1]["content"]
-            return "Yes."
-
-    from eval import pubmedqa
-
-    monkeypatch.setattr(pubmedqa, "ChatClient", AlwaysYes)
     s = make_settings(
-        tmp_path / "data", eval={"pubmedqa_dir": folder}, openai_base_url="http://127.0.0.1:9/v1"
+        tmp_path / "data",
+        eval={"pubmedqa_dir": folder},
+        llm={"backend": "llamacpp", "local_model": str(qwen05), "n_ctx": 2048},
     )
-    result = run_pubmedqa(s, progress=False)
+    result = run_pubmedqa(s, accuracy=True, progress=False)
     assert result["index"]["added"] == 4 and result["records"] == 4
     assert Path(result["data_dir"]) == tmp_path / "data" / "pubmedqa"
     for mode in ("hybrid", "bm25", "dense"):
         assert result["retrieval"][mode]["recall@5"] == 1.0, mode
-    acc = result["accuracy"]
-    assert acc["n"] == 4 and acc["accuracy"] == 0.5  # "yes" is right for 2 of 4
-    assert acc["per_label"]["yes"]["recall"] == 1.0 and acc["confusion"]["no->yes"] == 1
+    acc = result["accuracy"]  # the real 0.5B model, given each question's own abstract
+    assert acc["n"] == 4 and acc["unparsed"] == 0 and acc["errors"] == 0, acc["rows"]
+    assert acc["majority_in_sample"] == 0.5
+    assert acc["accuracy"] == sum(r["pred"] == r["gold"] for r in acc["rows"]) / 4
+    yes_items = [r for r in acc["rows"] if r["gold"] == "yes"]
+    assert all(r["pred"] == "yes" for r in yes_items), acc["rows"]  # the two clear-cut "yes" abstracts
     again = run_pubmedqa(s, accuracy=False, progress=False)
     assert again["index"]["unchanged"] == 4 and "accuracy" not in again
 

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import openai
 import pytest
@@ -19,7 +18,6 @@ from conftest import make_settings, write_small_corpus
 from rag import Answer, Preview, Sources, ask, ask_stream, ingest
 from rag.answerers.llm import FALLBACK_MODE
 from rag.llm import ContextOverflowError, Prompt, get_backend
-from rag.llm.gguf import QWEN_05B, QWEN_15B, ensure_preset
 from rag.llm.llamacpp_backend import default_threads
 from rag.llm.openai_backend import OpenAIBackend
 from rag.models import Passage
@@ -41,21 +39,6 @@ def _with(s: Settings, **update) -> Settings:
     for section in ("llm", "answer"):
         data[section] = {**data[section], **update.pop(section, {})}
     return Settings(_env_file=None, **{**data, **update})
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="session")
-def qwen05(models_dir) -> Path:
-    return ensure_preset(QWEN_05B, models_dir)
-
-
-@pytest.fixture(scope="session")
-def qwen15(models_dir) -> Path:
-    return ensure_preset(QWEN_15B, models_dir)
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
+import pytest
 
 from conftest import make_settings
 from rag.answerers import answer_mode as _answer_mode
