@@ -1,17 +1,22 @@
 """Corpus tab helpers: vet uploads (type, size) before they reach `rag.ingest`, and describe results.
 
-Uploads are copied to `<data_dir>/uploads/<original name>` so the index records the file name
-the user knows, and a later `rag ingest <data_dir>/uploads` can rebuild them.
+Uploads are copied to `<data_dir>/uploads/<content hash>/<original name>`: the index records the
+file name the user knows, two different files with one name never overwrite each other (both are
+kept and ingested), an identical re-upload lands on its earlier copy, and a later
+`rag ingest <data_dir>/uploads` can rebuild them all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.corpus.loader import SUPPORTED
+from rag.errors import CorpusError
 from rag.models import IngestReport, Stats
 
 UPLOAD_TYPES = [".txt", ".jsonl", ".csv", ".bib"]  # the types the issue names; SUPPORTED adds .ndjson
@@ -50,16 +55,36 @@ def check_uploads(paths: list[str | Path], max_mb: float) -> UploadCheck:
     return result
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
 def stage_uploads(files: list[Path], data_dir: Path) -> list[Path]:
-    """Copy accepted uploads under the data dir, keeping their original names."""
-    target = data_dir / "uploads"
-    target.mkdir(parents=True, exist_ok=True)
-    staged = []
+    """Copy accepted uploads under the data dir, one folder per content, keeping their names.
+
+    Never overwrites: a name already staged with other content gets its own folder. The name is
+    reduced to its last component, so an upload cannot land outside `uploads/`.
+    """
+    target = (data_dir / "uploads").resolve()
+    staged: list[Path] = []
     for f in files:
-        dest = target / f.name
-        if f.resolve() != dest.resolve():
-            shutil.copyfile(f, dest)
-        staged.append(dest)
+        name = Path(str(f.name)).name
+        if name in ("", ".", ".."):
+            raise CorpusError(f"cannot store an upload named {name!r}: rename the file")
+        dest = target / _digest(f) / name
+        if not dest.resolve().is_relative_to(target):  # defence in depth: symlinked folders
+            raise CorpusError(f"upload {name!r} would be stored outside {target}: rename it")
+        if dest not in staged:
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(f".{name}.partial")
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, dest)  # a crash mid-copy leaves no half file under the real name
+            staged.append(dest)
     return staged
 
 
