@@ -197,7 +197,8 @@ def test_file_name_that_is_not_utf8_is_a_counted_skip(tmp_path):
         f.write(json.dumps({"title": "Hidden", "abstract": ABSTRACT}))
     papers, _, skipped, _ = load_corpus([tmp_path])
     assert [p.title for p in papers] == ["Good Paper"]
-    assert [(s.source, s.reason) for s in skipped] == [("caf\ufffd.jsonl", "file name is not valid UTF-8 (rename the file)")]
+    reason = "file name is not valid UTF-8 (rename the file)"
+    assert [(s.source, s.reason) for s in skipped] == [("caf\ufffd.jsonl", reason)]
     skipped[0].source.encode("utf-8")  # printable and storable
 
 

@@ -9,7 +9,6 @@ kept and ingested), an identical re-upload lands on its earlier copy, and a late
 from __future__ import annotations
 
 import hashlib
-import html
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from rag.corpus.loader import SUPPORTED
 from rag.errors import CorpusError
 from rag.models import IngestReport, Stats
+from ui.format import escape_md
 
 UPLOAD_TYPES = [".txt", ".jsonl", ".csv", ".bib"]  # the types the issue names; SUPPORTED adds .ndjson
 
@@ -91,19 +91,29 @@ def stage_uploads(files: list[Path], data_dir: Path) -> list[Path]:
 def format_stats(stats: Stats | None, problem: str | None = None) -> str:
     """Corpus counts as Markdown; `problem` (e.g. no index yet) replaces them."""
     if stats is None:
-        return f'<h3 id="rag-paper-count">No index yet</h3>\n\n{html.escape(problem or "")}'
+        return f'<h3 id="rag-paper-count">No index yet</h3>\n\n{escape_md(problem or "")}'
     dim = f" ({stats.embedding_dim}-d)" if stats.embedding_dim else ""
     lines = [
         f'<h3 id="rag-paper-count">{stats.papers} papers in {stats.chunks} chunks</h3>',
         "",
         "| Index | |",
         "|---|---|",
-        f"| Embedding model | `{stats.embedding_model or 'unknown'}`{dim} |",
-        f"| Store | `{stats.store}` (collection `{stats.collection}`) |",
+        f"| Embedding model | {_code(stats.embedding_model or 'unknown')}{dim} |",
+        f"| Store | {_code(stats.store)} (collection {_code(stats.collection)}) |",
     ]
     for name, n in stats.sources.items():
-        lines.append(f"| File `{html.escape(name)}` | {n} papers |")
+        lines.append(f"| File {_code(name)} | {n} papers |")
     return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    """Inline code as HTML: a backtick in a file name cannot end a Markdown code span early."""
+    return f"<code>{escape_md(' '.join(text.split()))}</code>"
+
+
+def _inline(text: str) -> str:
+    """File names and reasons on one list line: inert, and a newline in a name cannot end the item."""
+    return escape_md(" ".join(text.split()))
 
 
 def format_report(report: IngestReport, problems: list[str] | None = None) -> str:
@@ -119,7 +129,7 @@ def format_report(report: IngestReport, problems: list[str] | None = None) -> st
     for reason, count in sorted(report.skip_counts().items()):
         where = [f"{s.source}:{s.line}" if s.line else s.source for s in report.skipped if s.reason == reason]
         more = " …" if len(where) > 5 else ""
-        lines.append(f"- skipped {count} × {html.escape(reason)}: {html.escape(', '.join(where[:5]))}{more}")
+        lines.append(f"- skipped {count} × {_inline(reason)}: {_inline(', '.join(where[:5]))}{more}")
     for p in problems or []:
-        lines.append(f"- ⚠️ not ingested: {html.escape(p)}")
+        lines.append(f"- ⚠️ not ingested: {_inline(p)}")
     return "\n".join(lines) or "Nothing to ingest."
