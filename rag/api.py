@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -23,7 +24,8 @@ from rag.models import (
     StreamItem,
 )
 from rag.retrieval import retrieve_passages
-from rag.settings import Settings, get_settings
+from rag.sanitize import printable
+from rag.settings import K_MAX, K_MIN, Settings, get_settings
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -37,8 +39,14 @@ def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
 
 
 def check_question(question: str, settings: Settings) -> str:
-    """Refuse empty and oversized questions with a message that says what to do."""
-    q = " ".join((question or "").split())
+    """Refuse empty and oversized questions with a message that says what to do.
+
+    Bytes that are not UTF-8 (a shell argument in latin-1, a broken "\\ud800" from a client) arrive
+    as lone surrogates, which the tokenizers reject: each becomes U+FFFD and the question is answered.
+    """
+    if question is not None and not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}: pass a string")
+    q = " ".join(printable(question or "").split())
     if not q:
         raise QuestionError("the question is empty: type a question about the papers")
     limit = settings.answer.max_question_chars
@@ -48,6 +56,19 @@ def check_question(question: str, settings: Settings) -> str:
             "(RAG_ANSWER__MAX_QUESTION_CHARS): shorten it"
         )
     return q
+
+
+def check_k(k: int | None) -> int | None:
+    """None (the setting) or a whole number within the setting's own range, else a QuestionError."""
+    if k is None:
+        return None
+    try:
+        n = None if isinstance(k, bool) else operator.index(k)  # ints and numpy ints, not 2.5 or "5"
+    except TypeError:
+        n = None
+    if n is None or not K_MIN <= n <= K_MAX:
+        raise QuestionError(f"k (papers to retrieve) is {k!r}: use a whole number from {K_MIN} to {K_MAX}")
+    return n
 
 
 def ingest(
@@ -76,7 +97,7 @@ def retrieve(
 ) -> list[Passage]:
     """The best passage of each of the top-k papers, best first."""
     s = _settings(settings)
-    return retrieve_passages(s, check_question(question, s), k, _filters(filters), mode)
+    return retrieve_passages(s, check_question(question, s), check_k(k), _filters(filters), mode)
 
 
 AnswerMode = Literal["extractive", "llm", "auto"]
@@ -105,7 +126,7 @@ def ask_stream(
     t0 = time.perf_counter()
     s = _settings(settings)
     answerer = answerer_for(answer_mode, s)  # an unknown mode fails before any work
-    q = condense(check_question(question, s), history)
+    q, k = condense(check_question(question, s), history), check_k(k)
     passages = retrieve_passages(s, q, k, _filters(filters), mode)
     timings = {"retrieve": round(time.perf_counter() - t0, 4)}
     yield Sources(question=q, passages=passages, seconds=timings["retrieve"])

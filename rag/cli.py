@@ -1,4 +1,9 @@
-"""The `rag` command. Library errors become one line on stderr and exit code 2."""
+"""The `rag` command. Library errors become one line on stderr and exit code 2.
+
+Everything that comes from the corpus or a server (titles, abstracts, file names, error messages)
+is printed as a rich `Text` after `printable()`: Rich markup in a title ("[/bold]", "[link=...]")
+is shown, not obeyed, and escape sequences never reach the terminal.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,22 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from rag.sanitize import printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Ask questions about research-paper abstracts.")
 out = Console()
 err = Console(stderr=True)
+
+
+def inert(*parts: object, one_line: bool = True) -> Text:
+    """Corpus or server text as a rich Text: markup shown literally, control characters removed.
+
+    `one_line` also turns newlines (a file name may hold one) into spaces.
+    """
+    text = "".join(printable(p) for p in parts)
+    return Text(text.replace("\n", " ") if one_line else text)
 
 
 def edge(fn):
@@ -27,7 +44,7 @@ def edge(fn):
         try:
             return fn(*args, **kwargs)
         except RagError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            err.print(inert("error: ", exc), highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -60,7 +77,7 @@ def ingest(
     )
     for reason, count in sorted(report.skip_counts().items()):
         where = [f"{s.source}:{s.line}" if s.line else s.source for s in report.skipped if s.reason == reason]
-        out.print(f"  skipped {count} x {reason}: {', '.join(where[:5])}{' ...' if len(where) > 5 else ''}")
+        out.print(inert(f"  skipped {count} x {reason}: {', '.join(where[:5])}{' ...' if len(where) > 5 else ''}"))
 
 
 @app.command()
@@ -96,15 +113,15 @@ def ask(
     if as_json:
         print(answer.model_dump_json(indent=2))
         return
-    out.print(answer.text, markup=False, highlight=False)
+    out.print(inert(answer.text, one_line=False))
     out.print()
     if answer.citations:
         for c in answer.citations:
-            out.print(f"[bold][{c.number}][/] {c.title}", highlight=False)
+            out.print(Text.assemble((f"[{c.number}]", "bold"), " ", inert(c.title)))
     else:
         out.print("[dim]Closest papers:[/]")
         for p in answer.sources:
-            out.print(f"  - {p.title}", markup=False, highlight=False)
+            out.print(inert("  - ", p.title))
     if answer.removed:
         out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
 
@@ -121,9 +138,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")
         return
     table = Table(show_header=False, box=None)
     for key in ("papers", "chunks", "embedding_model", "embedding_dim", "store", "collection"):
-        table.add_row(key, str(getattr(s, key)))
+        table.add_row(key, inert(getattr(s, key)))
     for name, n in s.sources.items():
-        table.add_row(f"  {name}", f"{n} papers")
+        table.add_row(inert("  ", name), f"{n} papers")
     out.print(table)
 
 

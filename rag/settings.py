@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -18,6 +18,14 @@ from rag.errors import ConfigError
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "rag-abstracts"
+
+
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# Path("") would be the current directory; an empty value means "not set".
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
 
 
 class IndexSettings(BaseModel):
@@ -48,8 +56,11 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(32, ge=1, description="Texts embedded per batch.")
 
 
+K_MIN, K_MAX = 1, 50  # papers per question; the API, CLI and UI refuse anything outside
+
+
 class RetrievalSettings(BaseModel):
-    k: int = Field(5, ge=1, le=50, description="Papers returned per question.")
+    k: int = Field(5, ge=K_MIN, le=K_MAX, description="Papers returned per question.")
     mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="hybrid fuses dense and BM25 by reciprocal rank."
     )
@@ -119,8 +130,15 @@ class LLMSettings(BaseModel):
     )
     max_tokens: int = Field(256, ge=16, description="Answer budget in tokens.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    timeout: float = Field(60.0, gt=0, description="Seconds before a request to the server fails.")
-    retries: int = Field(2, ge=0, description="Retries with backoff for transient server errors.")
+    timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one LLM call to a server may take in all: connecting, retries, the first token "
+        "and the whole streamed answer.",
+    )
+    retries: int = Field(
+        2, ge=0, description="Retries with backoff for transient server errors, within RAG_LLM__TIMEOUT."
+    )
     api: Literal["auto", "completion", "chat"] = Field(
         "auto",
         description="completion: plain prompt (base models such as Gemma-3 270M); chat: system/user "
@@ -171,12 +189,12 @@ class EvalSettings(BaseModel):
     workers: int = Field(
         2, ge=1, le=2, description="Questions answered in parallel (thread pool, at most 2)."
     )
-    pubmedqa_dir: Path | None = Field(
+    pubmedqa_dir: OptionalPath = Field(
         None,
         description="Folder with PubMedQA's ori_pqal.json and test_ground_truth.json; "
         "default: ../shared/benchmarks/pubmedqa next to the repository.",
     )
-    pubmedqa_data_dir: Path | None = Field(
+    pubmedqa_data_dir: OptionalPath = Field(
         None, description="Where the PubMedQA index is stored; default: <data_dir>/pubmedqa."
     )
 
@@ -186,6 +204,7 @@ class Settings(BaseSettings):
         env_prefix="RAG_",
         env_nested_delimiter="__",
         env_file=".env",
+        env_ignore_empty=True,  # RAG_DATA_DIR= (empty) means the default, not the current directory
         extra="ignore",
         populate_by_name=True,
     )
@@ -211,6 +230,14 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
     ui: UISettings = Field(default_factory=UISettings)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _empty_data_dir_is_default(cls, value: object) -> object:
+        """Path("") is the current directory: an empty or blank value means the default instead."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return _default_data_dir()
+        return value
 
     @property
     def chroma_path(self) -> Path:

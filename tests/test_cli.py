@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,165 @@ def test_ingest_ask_stats_round_trip(tmp_path):
 
     r = run(["ask", title, "--date-from", "not-a-date"], data)
     assert r.returncode == 2 and "YYYY-MM-DD" in r.stderr
+
+
+# -- hostile input at the command line (issue 10, items 5, 6, 7, 10, 11) ---------------------------
+
+ANSI_SGR = re.compile(r"\x1b\[[0-9;]*m")  # Rich's own styling when the output is a terminal
+
+
+def test_k_outside_its_range_is_refused_with_the_range(tmp_path):
+    for k in ("100000", "-5", "0"):
+        r = run(["ask", "linear attention", "--k", k], tmp_path / "none")
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith(f"error: k (papers to retrieve) is {k}: use a whole number from 1 to 50")
+        assert "Traceback" not in r.stderr
+
+
+def test_empty_data_dir_means_the_default_not_the_current_directory(tmp_path):
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir()
+    env = {**os.environ, "RAG_DATA_DIR": "", "HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([*RAG, "stats"], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert str(home / ".local" / "share" / "rag-abstracts") in r.stderr
+    assert not (cwd / "chroma").exists(), "an empty RAG_DATA_DIR created a store in the current directory"
+
+
+def test_error_lines_carry_no_escape_sequences(tmp_path):
+    r = run(["ingest", str(tmp_path / "x\x1b[2J\x1b]8;;http://e\x07y.txt")], tmp_path / "none")
+    assert r.returncode == 2 and "no such file or folder" in r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr and r.stderr.count("\n") == 1
+
+
+HOSTILE_TITLES = {
+    "bold": "Closing tags [/bold] crash nothing in attention models",
+    "mask": "Masked [mask] token prediction for linear attention",
+    "link": "Hyperlinked [link=http://127.0.0.1:9/x]linear attention[/link] survey",
+    "emoji": "Emoji codes :warning: stay text in linear attention",
+}
+HOSTILE_ABSTRACT = (
+    "We study linear attention for long sequences and show that a tiled kernel makes it fast on GPUs, "
+    "reaching twice the throughput of softmax attention at equal quality. \x1b[2J\x1b[31mRed text\x1b[0m here."
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_cli_index(tmp_path_factory):
+    """A real index built by `rag ingest` (a real process) from a folder full of traps, and its result."""
+    base = tmp_path_factory.mktemp("hostile-cli")
+    folder = base / "corpus"
+    write_small_corpus(folder, n=6)
+    with (folder / "hostile.jsonl").open("w") as f:
+        for title in HOSTILE_TITLES.values():
+            f.write(json.dumps({"title": title, "abstract": HOSTILE_ABSTRACT}) + "\n")
+        f.write(json.dumps({"title": ["list", "title"], "abstract": {"x": 1}}) + "\n")
+        f.write(json.dumps({"title": 12345, "abstract": HOSTILE_ABSTRACT}) + "\n")
+    (folder / "sub.jsonl").mkdir()  # a folder named like a data file
+    (folder / "loop").symlink_to(folder)  # a symlink loop
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.jsonl"), "w") as f:  # a non-UTF-8 file name
+        f.write(json.dumps({"title": "Unnamed", "abstract": HOSTILE_ABSTRACT}) + "\n")
+    data = base / "data"
+    r = run(["ingest", str(folder), "--json"], data)
+    return data, r
+
+
+@pytest.mark.slow
+def test_ingest_of_a_hostile_folder_counts_skips_and_keeps_the_rest(hostile_cli_index):
+    _, r = hostile_cli_index
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["added"] == 6 + len(HOSTILE_TITLES)
+    skips = {(s["source"], s["reason"]) for s in report["skipped"]}
+    assert ("loop", "folder already read (symbolic link loop)") in skips
+    assert ("caf\ufffd.jsonl", "file name is not valid UTF-8 (rename the file)") in skips
+    assert ("hostile.jsonl", "'title' is not text (a list)") in skips
+    assert ("hostile.jsonl", "'title' is not text (a number)") in skips
+    assert {s["line"] for s in report["skipped"] if s["source"] == "hostile.jsonl"} == {5, 6}
+
+
+def _terminal_cli(monkeypatch, data_dir):
+    """Invoke the real CLI in-process with its consoles forced to act as a 400-column colour terminal."""
+    import io
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    import rag.cli
+    from rag.settings import get_settings
+
+    monkeypatch.setenv("RAG_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    buf = io.StringIO()
+    monkeypatch.setattr(rag.cli, "out", Console(file=buf, force_terminal=True, width=400, color_system="standard"))
+    monkeypatch.setattr(rag.cli, "err", Console(file=buf, force_terminal=True, width=400, color_system="standard"))
+
+    def invoke(*args: str) -> tuple[int, str]:
+        buf.seek(0)
+        buf.truncate()
+        result = CliRunner().invoke(rag.cli.app, list(args))
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, buf.getvalue()
+
+    return invoke
+
+
+def _assert_literal(output: str, expected: str) -> None:
+    shown = ANSI_SGR.sub("", output)  # Rich's own colours are fine
+    assert "\x1b" not in shown, repr(output[:400])  # no corpus escape, no OSC 8 hyperlink
+    assert expected in shown, (expected, shown)
+
+
+@pytest.mark.slow
+def test_ask_and_stats_print_corpus_markup_literally(hostile_cli_index, monkeypatch):
+    data, _ = hostile_cli_index
+    invoke = _terminal_cli(monkeypatch, data)
+    for key, title in HOSTILE_TITLES.items():  # the title is cited: printed after "[1]"
+        code, output = invoke("ask", title, "--k", "3")
+        assert code == 0, (key, output)
+        _assert_literal(output, title)
+    # an off-topic question abstains and lists every retrieved title under "Closest papers"
+    code, output = invoke("ask", "Which country won the 2018 FIFA World Cup?", "--k", "50")
+    assert code == 0 and "Closest papers" in output
+    for title in HOSTILE_TITLES.values():
+        _assert_literal(output, title)
+    code, output = invoke("stats")
+    assert code == 0
+    _assert_literal(output, "hostile.jsonl")
+
+
+def test_answers_from_an_older_index_cannot_drive_the_terminal(monkeypatch, tmp_path):
+    """Ingest now strips control characters, so only an index written by an older version holds them;
+    the answerer is replaced by one returning such an Answer (no such index can be built any more)."""
+    import rag
+    from rag.models import Answer, Citation, Passage
+
+    evil = "Evil \x1b[2J\x1b]8;;http://127.0.0.1:9/x\x07link\x1b]8;;\x07 [/bold] [mask] \x9b31m\u202eedoc"
+    answer = Answer(
+        question="q", text=f"{evil} [1].", mode="extractive",
+        citations=[Citation(number=1, paper_id="p", title=evil, passage=evil, score=1.0)],
+        sources=[Passage(paper_id="p", title=evil, text=evil, score=1.0)],
+    )
+    monkeypatch.setattr(rag, "ask", lambda *a, **k: answer)
+    invoke = _terminal_cli(monkeypatch, tmp_path)
+    code, output = invoke("ask", "q")
+    assert code == 0
+    _assert_literal(output, "Evil [2J]8;;http://127.0.0.1:9/xlink]8;; [/bold] [mask] 31medoc")
+    assert "\x9b" not in output and "\u202e" not in output
+    abstained = answer.model_copy(update={"citations": [], "abstained": True})
+    monkeypatch.setattr(rag, "ask", lambda *a, **k: abstained)
+    code, output = invoke("ask", "q")
+    assert code == 0
+    _assert_literal(output, "Closest papers")
+
+
+@pytest.mark.slow
+def test_question_with_invalid_utf8_bytes_is_answered(hostile_cli_index):
+    data, _ = hostile_cli_index
+    env = {**os.environ, "RAG_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    question = b"caf\xe9 linear attention"  # as a latin-1 terminal sends it
+    r = subprocess.run([*RAG, "ask", question, "--json"], capture_output=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    answer = json.loads(r.stdout)
+    assert answer["question"] == "caf\ufffd linear attention" and answer["sources"]

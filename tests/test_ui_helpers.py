@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from rag.errors import ConfigError, IndexMissingError, QuestionError
@@ -20,6 +23,12 @@ from ui.format import (
     removed_title,
     render_sources,
 )
+
+
+def visible(markup: str) -> str:
+    """Roughly what the browser shows for chat Markdown made by ui.format: tags dropped, references decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
 
 PASSAGE_A = (
     "Linear attention is slow in causal settings because of cumulative sums. "
@@ -65,16 +74,32 @@ def make_answer(question: str = "How is linear attention made fast?") -> Answer:
 
 
 def test_link_citations_points_each_number_at_its_turns_card():
-    out = link_citations("Fast [1]. Both [1, 2]. Bogus [9].", turn=3, valid={1, 2})
+    out = link_citations(escape_md("Fast [1]. Both [1, 2]. Bogus [9]."), turn=3, valid={1, 2})
     assert out.count('href="#cite-3-1"') == 2
     assert 'href="#cite-3-2"' in out
-    assert "[9]" in out and "cite-3-9" not in out
+    assert "cite-3-9" not in out
+    assert visible(out) == "Fast [1]. Both [1][2]. Bogus [9]."
 
 
-def test_escape_md_makes_corpus_text_inert():
-    out = escape_md("<script>x</script> a_b *c* $$x$$")
-    assert "<script>" not in out and "&lt;script&gt;" in out
-    assert r"a\_b" in out and r"\*c\*" in out and r"\$\$" in out
+HOSTILE = [
+    "<script>x</script> a_b *c* $$x$$",
+    "[click](http://127.0.0.1:9/x) ![t](http://127.0.0.1:9/t.png) <img src=x onerror=alert(1)>",
+    "see http://127.0.0.1:9/a, www.example.org, ftp://h/x and me@example.org; <http://h/angle>",
+    "[ref]\n\n[ref]: http://127.0.0.1:9/def",
+    "- item\n+ item\n1. item\n2) item\n# H\n> q\nTitle\n===\n---\n```js\n|a|b|\n~~~\n    code",
+    "`code` ~~s~~ \\*e\\* {x} ^y &amp; &#91;",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_escape_md_makes_corpus_text_inert(text):
+    out = escape_md(text)
+    assert visible(out) == text, "shown exactly as written"
+    bare = re.sub(r"&#\d+;", "", out)  # what is left outside character references
+    assert not re.search(r"[\\`*_~\[\]()!<>&$|#:@{}^]", bare), bare
+    assert "www." not in bare.lower()
+    for line in out.splitlines():  # no list item, setext underline or thematic break can start
+        assert not re.match(r"[ \t]*([-+=]|\d)", line), line
 
 
 def test_format_answer_links_citations_and_reports_verification():
@@ -91,7 +116,7 @@ def test_format_answer_notes_a_condensed_follow_up():
     a = make_answer("Which of those scale? (context: linear attention; papers: A; B)")
     md = format_answer(a, turn=1, asked="and which of those scale?")
     assert "Follow-up: searched together with “linear attention” and the 2 papers cited above" in md
-    assert "Searched as: Which of those scale?" in md  # full question in the tooltip
+    assert "Searched as: Which of those scale?" in html.unescape(md)  # full question in the tooltip
 
 
 def test_abstained_answer_is_a_notice_not_an_error():
@@ -112,7 +137,7 @@ def test_removed_sentences_are_listed_with_reasons():
 
 def test_errors_are_one_line():
     out = format_error(IndexMissingError("no index at /x: run `rag ingest`\nsecond line"))
-    assert "run \\`rag ingest\\`" in out and "second line" not in out and "\n" not in out
+    assert "run `rag ingest`" in visible(out) and "second line" not in out and "\n" not in out
 
 
 # -- highlighting and source cards ---------------------------------------------------------------
@@ -166,8 +191,8 @@ def test_run_turn_streams_then_renders_the_verified_answer(settings):
     views = list(run_turn("How is linear attention made fast?", [], [], settings=settings,
                           ask_stream=fake_stream(make_answer(), seen)))
     assert "Searching the abstracts" in views[0].messages[-1]["content"]
-    assert "A tiling technique \\[1\\]" not in views[2].messages[-1]["content"]
-    assert "A tiling technique [1]." in views[2].messages[-1]["content"]
+    streaming = views[2].messages[-1]["content"]
+    assert "A tiling technique [1]." in visible(streaming) and "rag-cite" not in streaming
     assert "citations are checked once the answer is complete" in views[2].messages[-1]["content"]
     final = views[-1]
     assert [m["role"] for m in final.messages] == ["user", "assistant", "assistant"]
@@ -242,7 +267,8 @@ def test_format_report_and_stats():
     report = IngestReport(files=1, entries=3, papers=2, added=2, chunks_written=2, seconds=0.4,
                           skipped=[SkippedItem(source="a.jsonl", line=3, reason="no abstract")])
     md = format_report(report, ["x.pdf: unsupported file type '.pdf'"])
-    assert "2 added" in md and "skipped 1 × no abstract: a.jsonl:3" in md and "not ingested: x.pdf" in md
+    assert "2 added" in md and "skipped 1 × no abstract: a.jsonl:3" in visible(md)
+    assert "not ingested: x.pdf" in visible(md)
     stats = Stats(papers=26, chunks=28, embedding_model="local:all-MiniLM-L6-v2", embedding_dim=384,
                   store="/data/chroma", collection="abstracts", sources={"small.jsonl": 24})
     md = format_stats(stats)
@@ -301,3 +327,138 @@ def test_cli_refuses_a_public_host_without_login(monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert "refusing to serve the UI on 0.0.0.0 without a login" in result.output
     assert "Traceback" not in result.output
+
+
+# -- corpus text never becomes live markup (issue 10, item 2) -------------------------------------
+
+EVIL_TITLE = "Evil [x](http://127.0.0.1:9/t) ![i](http://127.0.0.1:9/i.png) <img src=x onerror=alert(1)>"
+EVIL_TEXT = (
+    "We show [9] that [click](http://127.0.0.1:9/link) works, see www.example.org or http://127.0.0.1:9/a "
+    "and <script>alert(1)</script> ![t](http://127.0.0.1:9/t.png) $$x$$ me@example.org."
+)
+
+
+def _evil_answer() -> Answer:
+    sentence = f"**{EVIL_TITLE}** [1] — {EVIL_TEXT} [1]"
+    source = passage("e", EVIL_TITLE, EVIL_TEXT)
+    source.metadata["sources"] = ["[f](http://127.0.0.1:9/f).jsonl"]
+    return Answer(
+        question=f"what about {EVIL_TITLE}? (context: [c](http://127.0.0.1:9/c); papers: {EVIL_TITLE})",
+        text=sentence,
+        citations=[Citation(number=1, paper_id="e", title=EVIL_TITLE, passage=EVIL_TEXT, score=0.1)],
+        sources=[source],
+        sentences=[SentenceCheck(text=sentence, citations=[1], supported=True, support=1.0)],
+        removed=[SentenceCheck(text=f"{EVIL_TEXT} [1]", citations=[1], supported=False,
+                               reasons=["named method [m](http://127.0.0.1:9/m) not in the cited source"])],
+        mode="llm:openai:[m](http://127.0.0.1:9/model)",
+        confidence=0.9,
+    )
+
+
+def _assert_inert(markup: str, markdown: bool = True) -> None:
+    """Only the app's citation links as tags; for Markdown also nothing GFM could link or embed.
+
+    The sources panel is plain HTML (gr.HTML): there a URL in text is just text.
+    """
+    for tag in re.findall(r"<a\b[^>]*>", markup):
+        assert re.fullmatch(r'<a class="rag-cite" href="#cite-\d+-\d+">', tag), tag
+    assert not re.search(r"<(img|script|iframe|svg|video|audio|source|link|style)\b", markup, re.IGNORECASE)
+    for live in ("http://", "www.", "](", "![", "@example", "$$") if markdown else ():
+        assert live not in markup, (live, markup)
+
+
+def test_every_chat_output_keeps_corpus_text_inert(settings):
+    from ui.format import condensed_note, format_streaming
+
+    a = _evil_answer()
+    md = format_answer(a, turn=0, asked="and that?")
+    _assert_inert(md)
+    assert "<strong>Evil [x]" in html.unescape(md), "the answer's own bold title stays bold"
+    assert md.count('class="rag-cite"') == 2 and "cite-0-9" not in md, "[1] links, the forged [9] does not"
+    for out in (format_removed(a.removed), format_streaming(a.text), condensed_note(a.question),
+                format_error(RuntimeError(EVIL_TEXT))):
+        _assert_inert(out)
+    _assert_inert(render_sources([(EVIL_TITLE, a)]), markdown=False)
+    assert EVIL_TITLE in visible(md) and EVIL_TEXT in visible(format_streaming(EVIL_TEXT))
+    views = list(run_turn(EVIL_TEXT, [], [], settings=settings, ask_stream=fake_stream(a, [])))
+    for view in views:
+        for message in view.messages:
+            _assert_inert(message["content"])
+        _assert_inert(view.sources_html, markdown=False)
+
+
+def test_corpus_tab_reports_keep_file_names_inert():
+    evil = "[f](http://127.0.0.1:9/f)`x`![i](http://127.0.0.1:9/i).jsonl"
+    report = IngestReport(files=1, skipped=[SkippedItem(source=evil, line=2, reason=f"bad {evil}")])
+    _assert_inert(format_report(report, [f"{evil}: unsupported"]))
+    stats = Stats(papers=1, chunks=1, embedding_model="m", embedding_dim=3, store="/s", collection="c",
+                  sources={evil: 1})
+    md = format_stats(stats)
+    _assert_inert(md)
+    assert f"<code>{escape_md(evil)}</code>" in md, "a backtick in the name cannot close the code span"
+    _assert_inert(format_stats(None, evil))
+
+
+def test_surrogates_and_controls_never_reach_the_page():
+    out = escape_md("caf\ud800 \x1b[2J bell\x07")
+    out.encode("utf-8")  # Gradio serialises messages with orjson, which refuses lone surrogates
+    assert "\x1b" not in out and "\x07" not in out
+
+
+# -- uploads (issue 10, item 8) --------------------------------------------------------------------
+
+
+def _upload(tmp_path, folder: str, name: str, titles: list[str]):
+    import json
+
+    path = tmp_path / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"title": t, "abstract": PASSAGE_A}) + "\n" for t in titles))
+    return path
+
+
+def test_two_uploads_with_one_name_are_both_kept(tmp_path):
+    from rag.corpus.loader import load_corpus
+    from ui.corpus import stage_uploads
+
+    data = tmp_path / "data"
+    first = _upload(tmp_path, "gradio-a", "papers.jsonl", ["A1", "A2", "A3"])
+    second = _upload(tmp_path, "gradio-b", "papers.jsonl", ["B1", "B2", "B3"])
+    staged = stage_uploads([first, second], data)
+    assert len(staged) == 2 and len(set(staged)) == 2
+    assert [p.name for p in staged] == ["papers.jsonl", "papers.jsonl"], "the name the user knows"
+    assert all(p.resolve().is_relative_to((data / "uploads").resolve()) for p in staged)
+    papers, _, _, files = load_corpus(staged)
+    assert files == 2 and sorted(p.title for p in papers) == ["A1", "A2", "A3", "B1", "B2", "B3"]
+    assert {s for p in papers for s in p.sources} == {"papers.jsonl"}
+
+    # a later upload of that name with other content keeps both earlier copies intact
+    third = _upload(tmp_path, "gradio-c", "papers.jsonl", ["C1"])
+    stage_uploads([third], data)
+    papers, _, _, _ = load_corpus([data / "uploads"])
+    assert sorted(p.title for p in papers) == ["A1", "A2", "A3", "B1", "B2", "B3", "C1"]
+    # an identical re-upload lands on its earlier copy instead of adding a file
+    again = _upload(tmp_path, "gradio-d", "papers.jsonl", ["A1", "A2", "A3"])
+    assert stage_uploads([again], data) == [staged[0]]
+    assert len(list((data / "uploads").rglob("*.jsonl"))) == 3
+
+
+def test_upload_names_cannot_leave_the_upload_folder(tmp_path):
+    from ui.corpus import stage_uploads
+
+    data = tmp_path / "data"
+    src = _upload(tmp_path, "in", "ok.jsonl", ["T"])
+    for hostile in ("../../escape.jsonl", "/etc/passwd.jsonl", "..\\..\\win.jsonl"):
+        path = tmp_path / "in" / "x.jsonl"
+        path.write_bytes(src.read_bytes())
+
+        class Named(type(path)):  # a path whose .name is what a hostile client might send
+            sent = hostile
+
+            @property
+            def name(self):
+                return self.sent
+
+        (staged,) = stage_uploads([Named(path)], data)
+        assert staged.resolve().is_relative_to((data / "uploads").resolve()), staged
+    assert not (tmp_path / "escape.jsonl").exists()

@@ -60,6 +60,7 @@ def _chat_tab(settings: Settings) -> dict[str, Any]:
                 buttons=["copy"],
                 feedback_options=None,
                 layout="panel",
+                latex_delimiters=[],  # abstracts' "$" is text; no KaTeX pass over corpus strings
                 elem_id="rag-chat",
             )
             with gr.Row():

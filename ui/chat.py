@@ -18,6 +18,7 @@ from rag.settings import Settings
 from ui.format import (
     SEARCHING,
     SEARCHING_DONE,
+    escape_md,
     format_answer,
     format_error,
     format_in_progress,
@@ -82,7 +83,8 @@ def run_turn(
     Errors end the turn as a one-line chat message; the history of turns only grows on success,
     so a failed turn never becomes the context of a follow-up.
     """
-    messages = [*messages, {"role": "user", "content": question}, {"role": "assistant", "content": SEARCHING}]
+    shown = {"role": "user", "content": escape_md(question)}  # the question as typed, not as Markdown
+    messages = [*messages, shown, {"role": "assistant", "content": SEARCHING}]
     turns = list(turns)
     sources_html = render_sources(turns)
     yield TurnView(list(messages), list(turns), sources_html)

@@ -1,18 +1,23 @@
 """Corpus tab helpers: vet uploads (type, size) before they reach `rag.ingest`, and describe results.
 
-Uploads are copied to `<data_dir>/uploads/<original name>` so the index records the file name
-the user knows, and a later `rag ingest <data_dir>/uploads` can rebuild them.
+Uploads are copied to `<data_dir>/uploads/<content hash>/<original name>`: the index records the
+file name the user knows, two different files with one name never overwrite each other (both are
+kept and ingested), an identical re-upload lands on its earlier copy, and a later
+`rag ingest <data_dir>/uploads` can rebuild them all.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.corpus.loader import SUPPORTED
+from rag.errors import CorpusError
 from rag.models import IngestReport, Stats
+from ui.format import escape_md
 
 UPLOAD_TYPES = [".txt", ".jsonl", ".csv", ".bib"]  # the types the issue names; SUPPORTED adds .ndjson
 
@@ -50,35 +55,65 @@ def check_uploads(paths: list[str | Path], max_mb: float) -> UploadCheck:
     return result
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
 def stage_uploads(files: list[Path], data_dir: Path) -> list[Path]:
-    """Copy accepted uploads under the data dir, keeping their original names."""
-    target = data_dir / "uploads"
-    target.mkdir(parents=True, exist_ok=True)
-    staged = []
+    """Copy accepted uploads under the data dir, one folder per content, keeping their names.
+
+    Never overwrites: a name already staged with other content gets its own folder. The name is
+    reduced to its last component, so an upload cannot land outside `uploads/`.
+    """
+    target = (data_dir / "uploads").resolve()
+    staged: list[Path] = []
     for f in files:
-        dest = target / f.name
-        if f.resolve() != dest.resolve():
-            shutil.copyfile(f, dest)
-        staged.append(dest)
+        name = Path(str(f.name)).name
+        if name in ("", ".", ".."):
+            raise CorpusError(f"cannot store an upload named {name!r}: rename the file")
+        dest = target / _digest(f) / name
+        if not dest.resolve().is_relative_to(target):  # defence in depth: symlinked folders
+            raise CorpusError(f"upload {name!r} would be stored outside {target}: rename it")
+        if dest not in staged:
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(f".{name}.partial")
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, dest)  # a crash mid-copy leaves no half file under the real name
+            staged.append(dest)
     return staged
 
 
 def format_stats(stats: Stats | None, problem: str | None = None) -> str:
     """Corpus counts as Markdown; `problem` (e.g. no index yet) replaces them."""
     if stats is None:
-        return f'<h3 id="rag-paper-count">No index yet</h3>\n\n{html.escape(problem or "")}'
+        return f'<h3 id="rag-paper-count">No index yet</h3>\n\n{escape_md(problem or "")}'
     dim = f" ({stats.embedding_dim}-d)" if stats.embedding_dim else ""
     lines = [
         f'<h3 id="rag-paper-count">{stats.papers} papers in {stats.chunks} chunks</h3>',
         "",
         "| Index | |",
         "|---|---|",
-        f"| Embedding model | `{stats.embedding_model or 'unknown'}`{dim} |",
-        f"| Store | `{stats.store}` (collection `{stats.collection}`) |",
+        f"| Embedding model | {_code(stats.embedding_model or 'unknown')}{dim} |",
+        f"| Store | {_code(stats.store)} (collection {_code(stats.collection)}) |",
     ]
     for name, n in stats.sources.items():
-        lines.append(f"| File `{html.escape(name)}` | {n} papers |")
+        lines.append(f"| File {_code(name)} | {n} papers |")
     return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    """Inline code as HTML: a backtick in a file name cannot end a Markdown code span early."""
+    return f"<code>{escape_md(' '.join(text.split()))}</code>"
+
+
+def _inline(text: str) -> str:
+    """File names and reasons on one list line: inert, and a newline in a name cannot end the item."""
+    return escape_md(" ".join(text.split()))
 
 
 def format_report(report: IngestReport, problems: list[str] | None = None) -> str:
@@ -94,7 +129,7 @@ def format_report(report: IngestReport, problems: list[str] | None = None) -> st
     for reason, count in sorted(report.skip_counts().items()):
         where = [f"{s.source}:{s.line}" if s.line else s.source for s in report.skipped if s.reason == reason]
         more = " …" if len(where) > 5 else ""
-        lines.append(f"- skipped {count} × {html.escape(reason)}: {html.escape(', '.join(where[:5]))}{more}")
+        lines.append(f"- skipped {count} × {_inline(reason)}: {_inline(', '.join(where[:5]))}{more}")
     for p in problems or []:
-        lines.append(f"- ⚠️ not ingested: {html.escape(p)}")
+        lines.append(f"- ⚠️ not ingested: {_inline(p)}")
     return "\n".join(lines) or "Nothing to ingest."

@@ -1,8 +1,13 @@
 """Pure helpers that turn API results into chat Markdown and source-card HTML (no Gradio here).
 
-Everything from the corpus is HTML-escaped: abstracts contain `<`, `_` and `*`, and the chat
-renders Markdown. Citation markers become links to `#cite-<turn>-<n>` cards, unique per turn so
-an older answer's [1] still points at its own source.
+Only the app's own markup may be live. Corpus and answer text goes through `escape_md`, which writes
+every character Markdown (GFM, as Gradio's chat renders it), HTML or LaTeX could read as structure
+as a numeric character reference (`[` -> `&#91;`): CommonMark never treats a reference as syntax, it
+renders as the character, and it works the same inside the app's HTML wrappers (`<div>` blocks, where
+backslash escapes would show). Bare URLs lose their `:`/`www.`/`@` so GFM cannot autolink them.
+Then the app re-creates its own markup from the escaped text: answer titles set in bold, and
+citation markers as links to `#cite-<turn>-<n>` cards, unique per turn so an older answer's [1]
+still points at its own source.
 """
 
 from __future__ import annotations
@@ -14,12 +19,19 @@ from collections.abc import Sequence
 from rag.conversation import split_context
 from rag.lexical import content_stems
 from rag.models import Answer, Citation, Passage, SentenceCheck
+from rag.sanitize import printable
 from rag.text import split_sentences
 from rag.verify import strip_markers
 
-MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_MD_SPECIAL = re.compile(r"([\\`*_~|#$])")
 HIGHLIGHT_MIN_OVERLAP = 0.5
+# Characters Markdown, GFM, HTML or Gradio's LaTeX/mermaid passes can read as structure, as references.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_~[]()!<>&$|#:@{}^"}
+_LINE_START = re.compile(r"^([ \t]*)([-+=]|\d+)", re.MULTILINE)  # list items, setext underlines
+_WWW = re.compile(r"(?<=www)\.", re.IGNORECASE)  # GFM autolinks www.example.org without a scheme
+_TABLE = str.maketrans(_ENTITIES)
+_ATTR_TABLE = str.maketrans({**_ENTITIES, '"': "&quot;", "'": "&#39;"})
+# Citation markers as they look after escaping: [1] or [1, 2].
+MARKER = re.compile(r"&#91;(\d+(?:\s*,\s*\d+)*)&#93;")
 
 
 def anchor_id(turn: int, number: int) -> str:
@@ -28,11 +40,18 @@ def anchor_id(turn: int, number: int) -> str:
 
 
 def escape_md(text: str) -> str:
-    """Make corpus text inert in Markdown+HTML: escape HTML, then Markdown punctuation."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    """Corpus or answer text as Markdown that renders literally: no link, image, HTML, list or math."""
+    escaped = printable(text).translate(_TABLE)
+    escaped = _WWW.sub("&#46;", escaped)
+    return _LINE_START.sub(lambda m: m[1] + "".join(f"&#{ord(c)};" for c in m[2]), escaped)
 
 
-_ESCAPED_BOLD = re.compile(r"\\\*\\\*(.+?)\\\*\\\*")
+def escape_attr(text: str) -> str:
+    """Corpus text for a quoted HTML attribute (a tooltip): one line, references only."""
+    return " ".join(printable(text).split()).translate(_ATTR_TABLE)
+
+
+_ESCAPED_BOLD = re.compile(r"&#42;&#42;(.+?)&#42;&#42;")
 
 
 def bold_titles(escaped: str) -> str:
@@ -40,23 +59,24 @@ def bold_titles(escaped: str) -> str:
     return _ESCAPED_BOLD.sub(r"<strong>\1</strong>", escaped)
 
 
-def link_citations(text: str, turn: int, valid: set[int] | None = None) -> str:
-    """Replace [n] / [n, m] markers in (already escaped) text by links to the turn's source cards.
+def link_citations(escaped: str, turn: int, valid: set[int] | None = None) -> str:
+    """Replace [n] / [n, m] markers in `escape_md` output by links to the turn's source cards.
 
-    Numbers outside `valid` stay plain text: a link to a card that doesn't exist would mislead.
+    Numbers outside `valid` stay plain (escaped) text: a link to a card that doesn't exist would mislead.
     """
 
     def sub(m: re.Match) -> str:
         links = []
         for part in m.group(1).split(","):
             n = int(part)
+            shown = f"&#91;{n}&#93;"
             if valid is not None and n not in valid:
-                links.append(f"[{n}]")
+                links.append(shown)
             else:
-                links.append(f'<a class="rag-cite" href="#{anchor_id(turn, n)}">[{n}]</a>')
+                links.append(f'<a class="rag-cite" href="#{anchor_id(turn, n)}">{shown}</a>')
         return "".join(links)
 
-    return MARKER.sub(sub, text)
+    return MARKER.sub(sub, escaped)
 
 
 def _sentence_title(check: SentenceCheck) -> str:
@@ -141,7 +161,7 @@ def condensed_note(standalone: str) -> str:
     if titles:
         bits.append(f"the {len(titles)} paper{'s' if len(titles) != 1 else ''} cited above")
     detail = " and ".join(bits) or "the previous question"
-    tip = html.escape(f"Searched as: {standalone}", quote=True)
+    tip = escape_attr(f"Searched as: {standalone}")
     return f'<span class="rag-note" title="{tip}">↪ Follow-up: searched together with {detail}</span>'
 
 
@@ -150,7 +170,7 @@ def verification_note(answer: Answer) -> str:
     note = f"✓ {kept} sentence{'s' if kept != 1 else ''} checked against the cited abstracts"
     if dropped:
         note += f" · {dropped} unsupported sentence{'s' if dropped != 1 else ''} removed (listed below)"
-    return f'<span class="rag-note">{note} · {answer.mode}</span>'
+    return f'<span class="rag-note">{note} · {escape_md(answer.mode)}</span>'
 
 
 def format_removed(removed: list[SentenceCheck]) -> str:

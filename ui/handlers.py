@@ -15,7 +15,7 @@ from rag.errors import RagError
 from rag.settings import Settings
 from ui.chat import Turn, parse_filters, run_turn
 from ui.corpus import UPLOAD_TYPES, check_uploads, format_report, format_stats, stage_uploads
-from ui.format import EMPTY_SOURCES, format_error
+from ui.format import EMPTY_SOURCES, escape_md, format_error
 
 ChatUpdate = tuple[list[dict], list[dict], list[Turn], Any]
 
@@ -99,7 +99,7 @@ class Handlers:
         except RagError as exc:
             shown = [
                 *messages,
-                {"role": "user", "content": question},
+                {"role": "user", "content": escape_md(question)},
                 {"role": "assistant", "content": format_error(exc)},
             ]
             yield shown, shown, turns, gr.skip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from rag.corpus.records import Entry, ParseResult, Skip, clean_text
+from rag.corpus.records import Entry, ParseResult, Skip, clean_text, split_lines
 
 _CHROME_EXACT = {
     "new",
@@ -21,7 +21,7 @@ _CHROME_EXACT = {
 }
 _CHROME_PREFIX = ("get trending papers",)
 _GLUED_PREFIX = "Subscribe"
-_AUTHORS = re.compile(r"^•\s*(\d+)\s+authors?$", re.IGNORECASE)
+_AUTHORS = re.compile(r"^•\s*(\d{1,6})\s+authors?$", re.IGNORECASE)  # bounded: int() of 5000 digits raises
 _DOT = "·"
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 _DATE = re.compile(
@@ -67,7 +67,7 @@ def parse_listing(text: str, source: str) -> ParseResult:
     after_dot = False
     last: Entry | None = None
 
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(split_lines(text), start=1):
         line = clean_text(raw)
         if not line:
             continue

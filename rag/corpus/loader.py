@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from rag.corpus.records import Entry, ParseResult, Skip, normalize_title, paper_
 from rag.corpus.structured import parse_bibtex, parse_csv, parse_jsonl
 from rag.errors import CorpusError
 from rag.models import Paper
+from rag.sanitize import replace_surrogates
 
 Parser = Callable[[str, str], ParseResult]
 PARSERS: dict[str, Parser] = {
@@ -23,32 +27,97 @@ SUPPORTED = tuple(PARSERS)
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data" / "abstracts"
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly, plus supported files found under named folders (sorted)."""
+def display_name(name: str) -> str:
+    """A file name as text that can be printed and stored: undecodable bytes shown as U+FFFD.
+
+    os.fsdecode turns bytes of a non-UTF-8 name into lone surrogates, which JSON, Chroma and
+    the terminal all refuse.
+    """
+    return replace_surrogates(name)
+
+
+def _os_reason(exc: OSError) -> str:
+    """A short, file-independent reason (the report groups skips by reason)."""
+    if isinstance(exc, PermissionError):
+        return "permission denied (check the file's permissions)"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return f"cannot read ({exc.strerror or type(exc).__name__})"
+
+
+def _walk(folder: Path, skipped: list[Skip]) -> list[Path]:
+    """Supported files under `folder`, sorted; symlinked folders are followed once each.
+
+    os.walk rather than Path.rglob: rglob (Python < 3.13) follows a symlink loop until the OS
+    refuses (ELOOP) and raises mid-walk; here every folder is entered once, by device and inode,
+    and unreadable folders become counted skips.
+    """
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def unreadable(exc: OSError) -> None:
+        skipped.append(Skip(display_name(Path(exc.filename or folder).name), None, _os_reason(exc)))
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            skipped.append(Skip(display_name(Path(root).name), None, _os_reason(exc)))
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            skipped.append(Skip(display_name(Path(root).name), None, "folder already read (symbolic link loop)"))
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        found.extend(Path(root) / n for n in sorted(names) if Path(n).suffix.lower() in SUPPORTED)
+    return found
+
+
+def expand_paths(paths: Iterable[Path], skipped: list[Skip] | None = None) -> list[Path]:
+    """Files named directly, plus supported files found under named folders (sorted).
+
+    Folders that cannot be read or are reached twice (symlink loops) are appended to `skipped`.
+    """
+    skipped = [] if skipped is None else skipped
     files: list[Path] = []
     for path in paths:
         path = Path(path).expanduser()
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED))
+            files.extend(_walk(path, skipped))
         elif path.exists():
             files.append(path)
+        elif path.is_symlink():
+            skipped.append(Skip(display_name(path.name), None, "broken symbolic link or symbolic link loop"))
         else:
-            raise CorpusError(f"no such file or folder: {path}")
+            raise CorpusError(f"no such file or folder: {display_name(str(path))}")
     return files
 
 
 def read_file(path: Path, max_bytes: int) -> ParseResult:
     """Parse one file; unreadable files become a single counted skip, never a traceback."""
-    name = path.name
+    name = display_name(path.name)
+    if name != path.name:
+        return ParseResult(skipped=[Skip(name, None, "file name is not valid UTF-8 (rename the file)")])
     parser = PARSERS.get(path.suffix.lower())
     if parser is None:
         return ParseResult(skipped=[Skip(name, None, f"unsupported file type '{path.suffix}'")])
-    size = path.stat().st_size
-    if size == 0:
-        return ParseResult(skipped=[Skip(name, None, "empty file")])
-    if size > max_bytes:
-        return ParseResult(skipped=[Skip(name, None, f"file larger than {max_bytes} bytes")])
-    data = path.read_bytes()
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a folder named x.jsonl, a FIFO that would block...
+            kind = "is a folder, not a file" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            return ParseResult(skipped=[Skip(name, None, kind)])
+        size = st.st_size
+        if size == 0:
+            return ParseResult(skipped=[Skip(name, None, "empty file")])
+        if size > max_bytes:
+            return ParseResult(skipped=[Skip(name, None, f"file larger than {max_bytes} bytes")])
+        data = path.read_bytes()
+    except OSError as exc:
+        return ParseResult(skipped=[Skip(name, None, _os_reason(exc))])
     if b"\x00" in data:
         return ParseResult(skipped=[Skip(name, None, "binary file")])
     try:
@@ -100,9 +169,9 @@ def load_corpus(
     paths: Iterable[Path] | None = None, max_bytes: int = 200_000_000
 ) -> tuple[list[Paper], list[Entry], list[Skip], int]:
     """Parse files (default: the bundled corpus) -> (papers, entries, skips, file count)."""
-    files = expand_paths(paths if paths else [BUNDLED_DIR])
-    entries: list[Entry] = []
     skipped: list[Skip] = []
+    files = expand_paths(paths if paths else [BUNDLED_DIR], skipped)
+    entries: list[Entry] = []
     for f in files:
         result = read_file(f, max_bytes)
         entries.extend(result.entries)

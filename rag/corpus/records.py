@@ -7,6 +7,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from rag.sanitize import printable, replace_surrogates
+
 
 @dataclass
 class Entry:
@@ -40,11 +42,23 @@ class ParseResult:
 
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w]+")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def clean_text(text: str) -> str:
-    """Unicode-normalise and collapse whitespace (listing pages carry stray spaces)."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """Unicode-normalise and collapse whitespace (listing pages carry stray spaces).
+
+    Control characters (ANSI escapes...) are dropped and lone surrogates (from a JSON "\\ud800"
+    escape) replaced: neither is text, and both break the tokenizer, the store or a terminal.
+    """
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", replace_surrogates(text)))
+    return _SPACE.sub(" ", printable(text)).strip()
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as an editor counts them: only CR/LF break lines, not U+2028 or form feeds
+    (str.splitlines would cut a JSON line at a raw U+2028 inside a string)."""
+    return _LINE_BREAK.split(text)
 
 
 def normalize_title(title: str) -> str:
