@@ -96,7 +96,6 @@ def ask(
 ) -> None:
     """Answer a question with numbered citations, or say the abstracts don't answer it."""
     from rag import Filters
-    from rag import ask as do_ask
     from rag.errors import QuestionError
 
     try:
@@ -109,7 +108,7 @@ def ask(
         raise QuestionError(f"bad date filter ({exc}): use YYYY-MM-DD") from None
     if mode not in (None, "hybrid", "dense", "bm25"):
         raise QuestionError(f"unknown retrieval mode '{mode}': use hybrid, dense or bm25")
-    answer = do_ask(question, k=k, filters=filters, mode=mode, answer_mode=answer_mode)
+    answer = _answer_with_status(question, k=k, filters=filters, mode=mode, answer_mode=answer_mode)
     if as_json:
         print(answer.model_dump_json(indent=2))
         return
@@ -124,6 +123,31 @@ def ask(
             out.print(inert("  - ", p.title))
     if answer.removed:
         out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
+    for notice in answer.notices:
+        err.print(Text.assemble(("note: ", "yellow"), inert(notice)))
+
+
+def _answer_with_status(question: str, **kwargs):
+    """ask_stream with progress on stderr (papers found, the model writing); returns the final Answer.
+
+    stdout gets only the verified answer, so `rag ask ... > file` and pipes stay clean.
+    """
+    from rag import Answer, Preview, Sources, ask_stream
+
+    final = None
+    written = 0
+    with err.status("Searching the abstracts…", spinner="dots") as status:
+        for item in ask_stream(question, **kwargs):
+            if isinstance(item, Sources):
+                status.update(f"Reading {len(item.passages)} papers…")
+            elif isinstance(item, Preview):
+                status.update("Writing an answer (quoted evidence ready)…")
+            elif isinstance(item, str):
+                written += len(item)
+                status.update(f"Writing an answer… {written} characters, checked once complete")
+            elif isinstance(item, Answer):
+                final = item
+    return final
 
 
 @app.command()

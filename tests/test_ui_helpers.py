@@ -8,7 +8,7 @@ import re
 import pytest
 
 from rag.errors import ConfigError, IndexMissingError, QuestionError
-from rag.models import Answer, Citation, IngestReport, Passage, SentenceCheck, SkippedItem, Stats
+from rag.models import Answer, Citation, IngestReport, Passage, Preview, SentenceCheck, SkippedItem, Sources, Stats
 from ui.chat import parse_filters, run_turn
 from ui.cli import auth_for, is_loopback
 from ui.corpus import check_uploads, format_report, format_stats
@@ -200,6 +200,37 @@ def test_run_turn_streams_then_renders_the_verified_answer(settings):
     assert final.messages[2]["metadata"]["title"] == "Verifier removed 1 unsupported sentence"
     assert len(final.turns) == 1 and 'id="cite-0-1"' in final.sources_html
     assert seen == ["How is linear attention made fast?"]
+
+
+def test_run_turn_shows_sources_then_preview_then_stream_then_the_verified_answer(settings):
+    """The generated-answer order of ask_stream: papers found, quoted preview, raw text, verified answer."""
+    final = make_answer()
+    preview = make_answer().model_copy(update={"mode": "extractive-fallback"})
+
+    def stream(question, **kwargs):
+        assert kwargs["answer_mode"] == "llm"
+        yield Sources(question=question, passages=final.sources)
+        yield Preview(answer=preview)
+        yield "Tiling makes [1] it fast"
+        yield final
+
+    views = list(run_turn("How is linear attention made fast?", [], [], settings=settings, ask_stream=stream,
+                          answer_mode="llm"))
+    after_sources, after_preview, streaming, done = views[1], views[2], views[3], views[-1]
+    assert "Papers found (3), being read now" in after_sources.sources_html
+    assert "Lightning Attention" in after_sources.sources_html and after_sources.turns == []
+    assert "Preview: sentences quoted from the abstracts" in after_preview.messages[-1]["content"]
+    assert 'href="#cite-0-1"' in after_preview.messages[-1]["content"]
+    text = streaming.messages[-1]["content"]
+    assert "Preview: sentences quoted" in text and "Tiling makes" in visible(text)
+    assert "citations are checked once the answer is complete" in text
+    assert "Preview" not in done.messages[1]["content"] and 'id="cite-0-1"' in done.sources_html
+
+
+def test_answer_notices_are_shown_with_the_answer():
+    a = make_answer().model_copy(update={"notices": ["the local model could not answer (x): extractive instead"]})
+    html = format_answer(a, 0)
+    assert "rag-notice" in html and "could not answer" in visible(html)
 
 
 def test_run_turn_condenses_a_follow_up_before_asking(settings):

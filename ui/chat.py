@@ -77,6 +77,7 @@ def run_turn(
     k: int | None = None,
     mode: str | None = None,
     filters: Filters | None = None,
+    answer_mode: str | None = None,
 ) -> Iterator[TurnView]:
     """Append the user's question, stream the answer into the last message, then finalise it.
 
@@ -93,7 +94,8 @@ def run_turn(
         standalone = condense(question, [answer for _, answer in turns])
         text, preview = "", None
         final: Answer | None = None
-        for item in ask_stream(standalone, k=k, filters=filters, mode=mode, settings=settings):
+        stream = ask_stream(standalone, k=k, filters=filters, mode=mode, settings=settings, answer_mode=answer_mode)
+        for item in stream:
             if isinstance(item, Answer):
                 final = item
                 break

@@ -88,6 +88,7 @@ class Handlers:
         date_from: str,
         date_to: str,
         sources: list[str] | None,
+        answer_mode: str | None = None,
     ) -> Iterator[ChatUpdate]:
         """Stream one turn into (chatbot, messages state, turns state, sources panel)."""
         question = (question or "").strip()
@@ -113,5 +114,6 @@ class Handlers:
             k=int(k),
             mode=mode,
             filters=filters,
+            answer_mode=answer_mode or None,
         ):
             yield view.messages, view.messages, view.turns, view.sources_html
