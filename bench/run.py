@@ -28,7 +28,6 @@ from rag.errors import RagError
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-DEFAULT_PUBMEDQA = REPO.parent / "shared" / "benchmarks" / "pubmedqa" / "ori_pqal.json"
 # system -> (store it reads, retrieval mode of our retrieve())
 SYSTEMS: dict[str, tuple[str, str | None]] = {
     "ours": ("ours", "hybrid"),
@@ -50,7 +49,8 @@ class BenchConfig:
     sizes: list[int] = field(default_factory=lambda: [371, 10_000])
     systems: list[str] = field(default_factory=lambda: list(DEFAULT_SYSTEMS))
     seed: int = DEFAULT_SEED
-    pubmedqa: Path | None = DEFAULT_PUBMEDQA  # None: do not mix PubMedQA in
+    pubmedqa: bool = True  # mix PubMedQA's abstracts in when ori_pqal.json is present
+    pubmedqa_file: Path | None = None  # default: RAG_EVAL__PUBMEDQA_DIR or ../shared/benchmarks/pubmedqa
     fresh: bool = False
     data_dir: Path | None = None  # default: <RAG_DATA_DIR>/bench
     out: Path | None = None  # default: bench/results/<timestamp>
@@ -133,6 +133,14 @@ def our_settings_digest() -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def default_pubmedqa_file() -> Path:
+    """Where `rag eval` looks for PubMedQA (RAG_EVAL__PUBMEDQA_DIR, else ../shared/benchmarks/pubmedqa)."""
+    from eval.pubmedqa import data_dir
+    from rag.settings import get_settings
+
+    return data_dir(get_settings()) / "ori_pqal.json"
+
+
 def default_data_dir() -> Path:
     from rag.settings import get_settings
 
@@ -183,6 +191,7 @@ class Bench:
         self.out = Path(cfg.out or RESULTS_DIR / stamp).expanduser()
         self.logs = self.out / "logs"
         self.notes: list[str] = []
+        self.pubmedqa: Path | None = None  # resolved in run()
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH")]))
         self.env.setdefault("HF_HUB_OFFLINE", "1")
@@ -226,7 +235,7 @@ class Bench:
         if size == bundled:
             return {"tag": str(size), "paths": [str(BUNDLED_DIR)], "papers": size, "bundled": bundled,
                     "synthetic": 0, "pubmedqa": 0, "sha256": bundled_sha, "file": None, "cached": True}
-        pmq = self.cfg.pubmedqa
+        pmq = self.pubmedqa
         tag = f"{size}-s{self.cfg.seed}" + ("-pubmedqa" if pmq else "")
         path = self.root / "corpora" / f"{tag}.jsonl"
         meta_path = path.with_name(f"{tag}.meta.json")
@@ -320,7 +329,7 @@ class Bench:
             "n_warm": len(lat),
             "abstained": res["abstained"],
             "answered_by": res["modes"],
-            "stage_mean_s": {k: sum(v) / len(v) for k, v in res["stage_s"].items() if v},
+            "stage_mean_s": {k: sum(v[1:]) / len(v[1:]) for k, v in res["stage_s"].items() if v[1:]},  # warm
             "peak_rss_mb": res["peak_rss_mb"],
             "wall_s": res["wall_s"],
         }
@@ -337,14 +346,20 @@ class Bench:
         small = [s for s in cfg.sizes if s < bundled]
         if small:
             raise BenchError(f"corpus sizes must be >= {bundled} (the bundled papers): got {small}")
-        if cfg.pubmedqa is not None and not Path(cfg.pubmedqa).is_file():
-            self.note(f"PubMedQA not found at {cfg.pubmedqa}: synthetic corpora are made from the bundled papers only")
-            cfg.pubmedqa = None
+        if cfg.pubmedqa and any(s > bundled for s in cfg.sizes):
+            path = Path(cfg.pubmedqa_file or default_pubmedqa_file())
+            if path.is_file():
+                self.pubmedqa = path
+            else:
+                self.note(
+                    f"PubMedQA not found at {path} (set RAG_EVAL__PUBMEDQA_DIR): synthetic corpora are made "
+                    "from the bundled papers only"
+                )
         questions = load_questions(cfg.questions)
         ids = {p.paper_id for p in papers}
         missing = sorted({g for q in questions for g in q["gold"] if g not in ids})
         if missing:
-            self.note(f"{len(missing)} gold paper id(s) are not bundled papers, so recall cannot reach 1: {missing[:3]}")
+            self.note(f"{len(missing)} gold paper id(s) are not bundled papers, recall cannot reach 1: {missing[:3]}")
         self.echo(
             f"{len(questions)} questions ({', '.join(sorted({q['set'] for q in questions}))}); "
             f"sizes {cfg.sizes}; systems {cfg.systems}; bench data in {self.root}; results in {self.out}"
@@ -357,7 +372,7 @@ class Bench:
             "schema": SCHEMA,
             "command": " ".join(sys.argv),
             "machine": info,
-            "config": {**asdict(cfg), "pubmedqa": str(cfg.pubmedqa) if cfg.pubmedqa else None,
+            "config": {**asdict(cfg), "pubmedqa_file": str(self.pubmedqa) if self.pubmedqa else None,
                        "data_dir": str(self.root), "out": str(self.out)},
             "questions": {s: sum(q["set"] == s for q in questions) for s in sorted({q["set"] for q in questions})},
             "sizes": sizes,
@@ -461,7 +476,9 @@ def ratios(entry: dict) -> dict:
         store = SYSTEMS[name][0]
         if store != "ours" and store in entry["stores"] and "ours" in entry["stores"]:
             theirs, mine = entry["stores"][store], entry["stores"]["ours"]
-            r["ingest_papers_per_s"] = _ratio(theirs["ingest_cold"]["papers_per_s"], mine["ingest_cold"]["papers_per_s"])
+            r["ingest_papers_per_s"] = _ratio(
+                theirs["ingest_cold"]["papers_per_s"], mine["ingest_cold"]["papers_per_s"]
+            )
             r["store_bytes"] = _ratio(theirs["store_bytes"], mine["store_bytes"])
         out[name] = r
     return out

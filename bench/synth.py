@@ -411,9 +411,8 @@ def synthesize(
             digest.update(line.encode())
             f.write(line)
     tmp.replace(out)
-    return SynthReport(
-        out, total, len(papers), extra - n_pubmed, n_pubmed, seed, round(time.perf_counter() - t0, 3), digest.hexdigest()
-    )
+    seconds = round(time.perf_counter() - t0, 3)
+    return SynthReport(out, total, len(papers), extra - n_pubmed, n_pubmed, seed, seconds, digest.hexdigest())
 
 
 def main() -> None:
