@@ -43,7 +43,7 @@ def _collection(folder: Path):
     return client.get_or_create_collection(COLLECTION)
 
 
-def build(folder: Path, paths: list[Path]) -> dict:
+def build(folder: Path, paths: list[Path], progress: bool = False) -> dict:
     """Parse, chunk, embed and store the corpus the plain way; returns counts."""
     from llama_index.core import Document, StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -63,7 +63,7 @@ def build(folder: Path, paths: list[Path]) -> dict:
     ]
     col = _collection(folder)
     storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=col))
-    VectorStoreIndex.from_documents(docs, storage_context=storage, embed_model=_embed_model())
+    VectorStoreIndex.from_documents(docs, storage_context=storage, embed_model=_embed_model(), show_progress=progress)
     return {"papers": len(papers), "chunks": col.count()}
 
 

@@ -70,6 +70,8 @@ class BenchConfig:
             raise BenchError(f"unknown answer mode(s) {', '.join(bad)}: use {', '.join(ANSWER_MODES)}")
         if not self.sizes:
             raise BenchError("no corpus sizes given: e.g. --sizes 371,10000")
+        if self.questions is not None and self.questions < 2:
+            raise BenchError("--questions must be at least 2: the first one of a process is timed apart (cold)")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -279,9 +281,10 @@ class Bench:
             shutil.rmtree(folder)
         record_path.unlink(missing_ok=True)
         folder.mkdir(parents=True)
-        self.echo(f"[{size}] cold ingest into an empty store: {system} ...")
-        res = self.job(f"{corpus['tag']}-{system}-ingest-cold", {
-            "job": f"ingest-{system}", "data_dir": str(folder), "paths": corpus["paths"],
+        name = f"{corpus['tag']}-{system}-ingest-cold"
+        self.echo(f"[{size}] cold ingest into an empty store: {system} (progress: tail -f {self.logs / name}.log)")
+        res = self.job(name, {
+            "job": f"ingest-{system}", "data_dir": str(folder), "paths": corpus["paths"], "progress": True,
         })
         res["papers_per_s"] = res["papers"] / res["wall_s"]
         res["store_bytes"] = disk_bytes(folder)

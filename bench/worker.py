@@ -55,7 +55,7 @@ def ingest_ours(task: dict) -> dict:
     import_s = since_start()
     s = our_settings(task["data_dir"])
     t = time.perf_counter()
-    report = rag.ingest([Path(p) for p in task["paths"]], settings=s)
+    report = rag.ingest([Path(p) for p in task["paths"]], settings=s, progress=task.get("progress", False))
     ingest_s = time.perf_counter() - t
     chunks = rag.stats(settings=s).chunks
     return {
@@ -77,7 +77,7 @@ def ingest_llamaindex(task: dict) -> dict:
 
     import_s = since_start()
     t = time.perf_counter()
-    info = baseline.build(Path(task["data_dir"]), [Path(p) for p in task["paths"]])
+    info = baseline.build(Path(task["data_dir"]), [Path(p) for p in task["paths"]], task.get("progress", False))
     return {**info, "import_s": import_s, "ingest_s": time.perf_counter() - t}
 
 
