@@ -190,6 +190,16 @@ def _eval_command():
 eval_ = app.command(name="eval")(edge(_eval_command()))
 
 
+def _bench_command():
+    """`rag bench`: options and implementation live in bench/cli.py (the same as `python -m bench`)."""
+    from bench.cli import bench_command
+
+    return bench_command
+
+
+bench_ = app.command(name="bench")(edge(_bench_command()))
+
+
 def main() -> None:
     try:
         app()
