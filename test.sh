@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
-.venv/bin/ruff check rag eval ui tests
+.venv/bin/ruff check rag eval ui tests bench scripts
 .venv/bin/python -m pytest "$@"

@@ -76,6 +76,7 @@ def answer_one(item: GoldItem, settings: Settings, embedder) -> dict:
         "question": item.question,
         "mode": final.mode,
         "abstained": final.abstained,
+        "confidence": final.confidence,
         "text": final.text,
         "draft": final.draft,
         "notices": final.notices,
