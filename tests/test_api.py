@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag import Answer, ask, ask_stream
+from rag import Answer, ask, ask_stream, retrieve
 from rag.errors import IndexMissingError, QuestionError
 from rag.verify import check_sentence
 
@@ -81,3 +81,21 @@ def test_unknown_answer_mode_is_a_config_error(full_index):
 
     with pytest.raises(ConfigError, match="extractive, llm or auto"):
         ask("What is MTLoRA?", answer_mode="telepathy", settings=full_index)
+
+
+def test_question_with_broken_unicode_is_repaired_and_answered(small_index):
+    """Lone surrogates (undecodable bytes, a broken UTF-16 pair) used to raise TypeError in retrieval."""
+    a = ask("linear attention \ud800 caf\udce9", settings=small_index)
+    assert isinstance(a, Answer) and a.question == "linear attention \ufffd caf\ufffd" and a.sources
+    assert retrieve("\udce9 attention", settings=small_index)
+
+
+@pytest.mark.parametrize("k", [0, -5, 51, 100_000])
+def test_k_outside_the_settings_range_is_refused(small_index, k):
+    for call in (
+        lambda: ask("linear attention", k=k, settings=small_index),
+        lambda: retrieve("linear attention", k=k, settings=small_index),
+        lambda: next(ask_stream("linear attention", k=k, settings=small_index, answer_mode="llm")),
+    ):
+        with pytest.raises(QuestionError, match=f"is {k}: use a whole number from 1 to 50"):
+            call()

@@ -17,6 +17,7 @@ import pytest
 from conftest import make_settings, write_small_corpus
 from rag import Answer, Preview, Sources, ask, ask_stream, ingest
 from rag.answerers.llm import FALLBACK_MODE
+from rag.errors import LLMError
 from rag.llm import ContextOverflowError, Prompt, get_backend
 from rag.llm.llamacpp_backend import default_threads
 from rag.llm.openai_backend import OpenAIBackend
@@ -244,3 +245,27 @@ def test_auto_api_picks_chat_for_an_instruction_tuned_model(server_settings):
     p = Prompt(text="Two plus two equals", messages=[{"role": "user", "content": "What is two plus two?"}])
     assert backend.complete(p, 8).strip()
     assert backend.api == "chat"
+
+
+def test_slow_server_fails_within_the_whole_timeout(server_settings):
+    """The real server cannot read 1,200 tokens and write 512 in a second: the call ends at the
+    timeout with the real elapsed time, retries included (it used to take (retries + 1) x timeout)."""
+    s = _with(server_settings, llm={"timeout": 1.0, "retries": 2})
+    text = "word " * 1200 + "\nOnce upon a time"
+    long = Prompt(text=text, messages=[{"role": "user", "content": text}], stop=[])
+    t = time.monotonic()
+    with pytest.raises(LLMError, match=r"did not (answer|finish its answer) within \d+\.\d s \(RAG_LLM__TIMEOUT=1\b"):
+        OpenAIBackend(s).complete(long, 512)
+    assert time.monotonic() - t < 1.0 + 2.5  # behaviour, not a speed target: the bound holds
+    time.sleep(2)  # let the server notice the dropped request before the next test uses it
+
+
+def test_dead_server_fails_within_the_timeout(small_index):
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    s = _with(small_index, openai_base_url=url, llm={**LLM, "backend": "openai", "timeout": 2, "retries": 5})
+    t = time.monotonic()
+    with pytest.raises(LLMError, match="cannot reach the LLM server") as err:
+        OpenAIBackend(s).complete(Prompt(text="hi", messages=[{"role": "user", "content": "hi"}]), 4)
+    assert time.monotonic() - t < 2 + 2.5 and "\n" not in str(err.value)

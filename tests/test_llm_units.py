@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 
 from conftest import make_settings
 from rag.answerers import answer_mode as _answer_mode
-from rag.errors import ConfigError
+from rag.errors import ConfigError, LLMError
 from rag.extractive import ScoredSentence
-from rag.llm import ContextOverflowError, LLMBackend, backend_kind
+from rag.llm import ContextOverflowError, LLMBackend, Prompt, backend_kind
 from rag.llm.evidence import build_prompt, citation_grammar, fixed_messages, select_evidence
 from rag.llm.openai_backend import OpenAIBackend
 from rag.llm.postprocess import pre_gate
@@ -175,3 +178,191 @@ def test_stop_filter_skips_leading_blank_lines_then_stops():
 def test_unknown_answer_mode_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="extractive, llm or auto"):
         _answer_mode(make_settings(tmp_path), "generative")
+
+
+# -- endpoint faults (issue 10): a fault injector, not a mock ---------------------------------------
+
+
+@pytest.fixture
+def fault_server():
+    """A stdlib HTTP server on 127.0.0.1 that misbehaves on purpose: a fault injector, not a mock of a
+    real part. llama-cpp-python's server cannot be made to return 500s, garbage, or hold a connection
+    open without answering; the behaviours it can produce (down, slow past the timeout, wrong key,
+    context overflow) are tested against the real server in tests/test_llm.py.
+
+    Yields `start(mode) -> base_url`; `.requests` counts requests received, `.auth` the last key sent.
+    """
+    import http.server
+    import threading
+
+    stop = threading.Event()
+    state = {"mode": "", "requests": 0, "auth": ""}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("content-type", ctype)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _stream_head(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")
+            self.end_headers()
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            state["requests"] += 1
+            state["auth"] = self.headers.get("authorization", "")
+            mode = state["mode"]
+            if self.path.endswith("/chat/completions"):
+                chunk = '{"id":"x","object":"chat.completion.chunk","created":1,"model":"m",' \
+                        '"choices":[{"index":0,"delta":{"content":%s},"finish_reason":%s}]}'
+            else:
+                chunk = '{"id":"x","object":"text_completion","created":1,"model":"m",' \
+                        '"choices":[{"index":0,"text":%s,"finish_reason":%s}]}'
+            if mode == "500":
+                self._send(500, b'{"error": {"message": "boom: internal failure", "type": "server_error"}}',
+                           "application/json")
+            elif mode == "echo-key":
+                msg = json.dumps({"error": {"message": f"bad token {state['auth']}", "type": "server_error"}})
+                self._send(503, msg.encode(), "application/json")
+            elif mode == "html":
+                self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html")
+            elif mode == "bad-json":
+                self._stream_head()
+                self.wfile.write(b"data: {not json at all\n\n")
+            elif mode == "bad-shape":
+                self._stream_head()
+                self.wfile.write(b'data: {"choices": "not a list"}\n\n')
+            elif mode == "empty":
+                self._stream_head()
+                self.wfile.write(b"data: " + (chunk % ('""', '"stop"')).encode() + b"\n\ndata: [DONE]\n\n")
+            elif mode == "hang":  # accepts, reads the request, never answers
+                stop.wait(60)
+            elif mode == "pings":  # headers, then only keep-alive comments
+                self._stream_head()
+                while not stop.wait(0.2):
+                    self.wfile.write(b": ping\n\n")
+                    self.wfile.flush()
+            elif mode == "trickle":  # tokens, slowly, never finishing
+                self._stream_head()
+                while not stop.wait(0.2):
+                    self.wfile.write(b"data: " + (chunk % ('" word"', "null")).encode() + b"\n\n")
+                    self.wfile.flush()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    class Control:
+        @property
+        def requests(self):
+            return state["requests"]
+
+        def start(self, mode: str) -> str:
+            state["mode"] = mode
+            return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield Control()
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+TINY = Prompt(text="The capital of France is", messages=[{"role": "user", "content": "Capital of France?"}])
+
+
+def _backend(tmp_path, url: str, **llm) -> OpenAIBackend:
+    cfg = {"backend": "openai", "api": "completion", "timeout": 2.0, "retries": 2, **llm}
+    return OpenAIBackend(make_settings(tmp_path, openai_base_url=url, openai_api_key="sk-unit-secret", llm=cfg))
+
+
+def _fails(backend: OpenAIBackend) -> tuple[str, float]:
+    import time
+
+
+    t = time.monotonic()
+    with pytest.raises(LLMError) as err:
+        backend.complete(TINY, 8)
+    msg = str(err.value)
+    assert "\n" not in msg and "Traceback" not in msg and "sk-unit-secret" not in msg
+    return msg, time.monotonic() - t
+
+
+# The bound is behaviour, not a speed target: before the fix these calls took (retries + 1) x timeout.
+SLACK = 2.5
+
+
+@pytest.mark.parametrize("mode", ["hang", "pings"])
+def test_silent_server_fails_within_the_whole_timeout(tmp_path, fault_server, mode):
+    msg, took = _fails(_backend(tmp_path, fault_server.start(mode)))
+    assert took < 2.0 + SLACK, took
+    assert re.search(r"did not answer within \d+\.\d s \(RAG_LLM__TIMEOUT=2\b", msg), msg
+    shown = float(re.search(r"within (\d+\.\d) s", msg)[1])
+    assert 1.9 <= shown <= took + 0.1, "the message gives the real elapsed time"
+
+
+def test_stream_that_never_finishes_is_cut_at_the_timeout(tmp_path, fault_server):
+    backend = _backend(tmp_path, fault_server.start("trickle"))
+    import time
+
+
+    t, got = time.monotonic(), []
+    with pytest.raises(LLMError, match=r"did not finish its answer within \d+\.\d s.*RAG_LLM__TIMEOUT"):
+        for delta in backend.stream(TINY, 10_000):
+            got.append(delta)
+    assert got and time.monotonic() - t < 2.0 + SLACK
+
+
+def test_http_500_is_retried_within_the_timeout_then_one_line(tmp_path, fault_server):
+    msg, took = _fails(_backend(tmp_path, fault_server.start("500"), timeout=10.0, retries=2))
+    assert fault_server.requests == 3, "two retries with backoff"
+    assert "failed (500: boom: internal failure) (3 attempts in" in msg and "check the server's log" in msg
+    assert took < 10.0
+
+
+def test_retries_stop_when_the_timeout_is_spent(tmp_path, fault_server):
+    _fails(_backend(tmp_path, fault_server.start("500"), timeout=0.8, retries=10))
+    assert fault_server.requests <= 3, "backoff 0.5 s, 1 s...: no time for more within 0.8 s"
+
+
+def test_server_echoing_the_key_is_redacted(tmp_path, fault_server):
+    msg, _ = _fails(_backend(tmp_path, fault_server.start("echo-key"), retries=0))
+    assert "bad token Bearer ***" in msg
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("html", r"did not answer like an OpenAI-compatible server \(HTTP 200, text/html\).*ends in /v1"),
+        ("bad-json", r"sent a malformed answer stream \(JSONDecodeError\).*OPENAI_BASE_URL"),
+        ("bad-shape", r"sent a malformed answer stream \(AttributeError\).*OPENAI_BASE_URL"),
+        ("empty", r"returned an empty answer \(model 'gpt-4o-mini'\).*RAG_LLM__MODEL"),
+    ],
+)
+def test_garbage_or_empty_output_is_one_line_llm_error(tmp_path, fault_server, mode, expected):
+    msg, _ = _fails(_backend(tmp_path, fault_server.start(mode)))
+    assert re.search(expected, msg), msg
+    assert fault_server.requests == 1, "garbage is not retried"
+
+
+def test_auto_api_tries_completion_after_an_empty_chat_then_says_empty(tmp_path, fault_server):
+    msg, _ = _fails(_backend(tmp_path, fault_server.start("empty"), api="auto", model="auto-empty"))
+    assert "returned an empty answer" in msg and fault_server.requests == 2
+
+
+def test_endpoint_down_is_one_line_within_the_timeout(tmp_path):
+    from conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    msg, took = _fails(_backend(tmp_path, url, timeout=3.0, retries=2))
+    assert f"cannot reach the LLM server at {url} (3 attempts in" in msg and "OPENAI_BASE_URL" in msg
+    assert took < 3.0 + SLACK

@@ -49,3 +49,38 @@ def test_invalid_value_names_the_variable(monkeypatch):
     get_settings.cache_clear()
     with pytest.raises(ConfigError, match="RAG_RETRIEVAL__MODE"):
         get_settings()
+
+
+def test_empty_values_mean_the_default(monkeypatch, tmp_path):
+    """RAG_DATA_DIR= used to be Path("") = the current directory (and `rag stats` made ./chroma there)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RAG_DATA_DIR", "")
+    (tmp_path / ".env").write_text("RAG_LLM__GGUF_PATH=\nRAG_EVAL__PUBMEDQA_DIR=  \n")
+    s = Settings()
+    assert s.data_dir == tmp_path / "home" / ".local" / "share" / "rag-abstracts"
+    assert s.llm.gguf_path is None and s.eval.pubmedqa_dir is None
+    monkeypatch.setenv("RAG_DATA_DIR", "   ")
+    assert Settings().data_dir == s.data_dir
+    assert Settings(_env_file=None, data_dir="").data_dir == s.data_dir
+    assert Settings(_env_file=None, llm={"gguf_path": ""}).llm.gguf_path is None
+
+
+def test_secrets_are_never_shown(monkeypatch):
+    """Keys and the UI password are SecretStr: repr, str and JSON dumps all mask them."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-key-123")
+    monkeypatch.setenv("RAG_UI__PASSWORD", "ui-secret-456")
+    monkeypatch.setenv("RAG_EVAL__JUDGE_API_KEY", "judge-secret-789")
+    s = Settings(_env_file=None)
+    assert s.openai_api_key.get_secret_value() == "sk-secret-key-123"
+    for shown in (repr(s), str(s), s.model_dump_json(), str(s.model_dump())):
+        for secret in ("sk-secret-key-123", "ui-secret-456", "judge-secret-789"):
+            assert secret not in shown
+
+
+def test_invalid_setting_message_does_not_echo_the_value(monkeypatch):
+    monkeypatch.setenv("RAG_UI__MAX_UPLOAD_MB", "sk-looks-like-a-key")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError) as err:
+        get_settings()
+    assert "RAG_UI__MAX_UPLOAD_MB" in str(err.value) and "sk-looks-like-a-key" not in str(err.value)

@@ -171,3 +171,111 @@ def test_corpus_upload_adds_two_papers(page, tmp_path):
     expect(count).to_contain_text(f"{before + 2} papers")
     expect(page.locator("#rag-stats")).to_contain_text("two_new_papers.jsonl")
     page.screenshot(path=str(ARTIFACTS / "ui-corpus.png"), full_page=True)
+
+
+# -- corpus text cannot steer the page (issue 10, item 2) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    """A local HTTP server standing in for a tracking pixel / phishing host; counts what it receives."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def hostile_ui_url(small_index, tracker, tmp_path_factory) -> Iterator[str]:
+    """The app over the small index plus three papers whose titles and abstracts carry live-looking markup."""
+    from rag import ingest
+    from ui.app import launch
+
+    track, _ = tracker
+    rows = [
+        {
+            "title": f"Quantum sparrow routing [click me]({track}/title-link) ![pixel]({track}/title.png)",
+            "abstract": (
+                f"Quantum sparrow routing cuts sparrow network latency by 40% [9]. The quantum sparrow code is at "
+                f"[this link]({track}/abstract-link) and ![chart]({track}/abstract.png) shows sparrow routing. "
+                f"<img src={track}/raw.png onerror=\"document.title='pwned'\"> quantum sparrow routing "
+                f"<script>document.title='pwned'</script> works, see {track}/bare and www.example.org too."
+            ),
+        },
+        {
+            "title": "<img src=x onerror=\"document.title='pwned'\"> Sparrow quantum caching <script>alert(1)</script>",
+            "abstract": (
+                f"Quantum sparrow caching gives 3.5x faster sparrow routing [1][2]. As [1]({track}/fake-cite) "
+                "reports, the quantum sparrow cache stores routing tables. Contact sparrow@example.org."
+            ),
+        },
+        {
+            "title": "Sparrow routing tables in $$\\href{http://127.0.0.1:9/x}{x}$$ form",
+            "abstract": "Quantum sparrow routing tables are compressed 12-fold with **bold** _claims_ and `code`.",
+        },
+    ]
+    base = tmp_path_factory.mktemp("hostile-ui")
+    data = base / "data"
+    shutil.copytree(small_index.data_dir, data)
+    corpus = base / "hostile.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = make_settings(data)
+    assert ingest([corpus], settings=settings).added == 3
+    port = free_port()
+    demo = launch(settings, "127.0.0.1", port, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_corpus_markup_stays_text_in_the_browser(browser_context, hostile_ui_url, tracker):
+    from playwright.sync_api import expect
+
+    track, hits = tracker
+    page = browser_context.new_page()
+    try:
+        page.goto(hostile_ui_url)
+        page.wait_for_selector("#rag-question textarea")
+        ask(page, "How does quantum sparrow routing reduce latency?")
+        expect(page.locator("#cite-0-1")).to_be_visible(timeout=ANSWER_TIMEOUT)
+        chat, sources = page.locator("#rag-chat"), page.locator("#rag-sources")
+        expect(chat).to_contain_text("checked against the cited abstracts")
+        page.wait_for_timeout(1000)  # give any image a chance to load
+
+        links = page.eval_on_selector_all(
+            "#rag-chat a, #rag-sources a", "els => els.map(e => [e.className, e.getAttribute('href')])"
+        )
+        assert links, "the answer's own citation links are there"
+        for cls, href in links:
+            assert cls == "rag-cite" and href.startswith("#cite-0-") and href[8:].isdigit(), (cls, href)
+        assert "#cite-0-9" not in [href for _, href in links], "a forged [9] is not a link"
+        assert page.locator("#rag-chat img, #rag-sources img").count() == 0
+        assert page.locator("#rag-chat script, #rag-sources script, #rag-chat .katex").count() == 0
+        assert page.locator(f"[src*='{track[7:]}'], [href*='{track[7:]}']").count() == 0
+        assert page.title() != "pwned"
+        # shown as written
+        expect(sources).to_contain_text(f"[click me]({track}/title-link) ![pixel]({track}/title.png)")
+        expect(sources).to_contain_text("<script>alert(1)</script>")
+        assert "Quantum sparrow" in chat.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-hostile-corpus.png"), full_page=True)
+    finally:
+        page.close()
+    assert hits == [], f"the page fetched {hits} from a URL in the corpus"

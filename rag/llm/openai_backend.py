@@ -66,6 +66,14 @@ class _TimedOut(Exception):
         self.produced = produced
 
 
+def _server_message(exc: openai.APIStatusError) -> str:
+    """The server's own error message (the client's str() wraps it in "Error code: 500 - {...}")."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return _first_line(body["message"])
+    return _first_line(exc.message)
+
+
 def _first_line(text: str, limit: int = 200) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line if len(line) <= limit else line[: limit - 3] + "..."
@@ -307,7 +315,7 @@ class OpenAIBackend(LLMBackend):
                 "in /v1"
             )
         if isinstance(exc, openai.BadRequestError):
-            msg = _first_line(exc.message)
+            msg = _server_message(exc)
             if getattr(exc, "code", None) == "context_length_exceeded" or "context" in msg.lower():
                 return ContextOverflowError(
                     f"the prompt exceeds the context window of '{model}' at {url}: set RAG_LLM__N_CTX "
@@ -321,7 +329,7 @@ class OpenAIBackend(LLMBackend):
             )
         if isinstance(exc, openai.APIStatusError):
             return LLMError(
-                f"the LLM server at {url} failed ({exc.status_code}: {_first_line(exc.message)}){tries}: "
+                f"the LLM server at {url} failed ({exc.status_code}: {_server_message(exc)}){tries}: "
                 "check the server's log"
             )
         return LLMError(f"the LLM request to {url} failed: {_first_line(str(exc))}")
