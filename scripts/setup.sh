@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine (python3 >= 3.11, build tools, root for apt):
-# a venv in .venv, the local CPU torch wheel, the project with its LLM and test extras.
+# a venv in .venv, the local CPU torch wheel, the project with its test extra.
 # Re-runs are instant unless pyproject.toml or this script changed.
+#
+# The slow part is compiling llama-cpp-python (no wheel exists). It starts first, in the
+# background, building only what the Python package loads (libllama and ggml: no multimodal
+# library, tools or examples), while pip downloads and installs everything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${RAG_VENV:-.venv}
 PY=${PYTHON:-python3}
+LLAMA_CPP="llama-cpp-python[server]==0.3.36"
 stamp="$VENV/.setup-stamp"
 # The browser the UI tests drive: Debian's Chromium (Playwright cannot download its own here).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
@@ -17,13 +22,35 @@ fi
 want=$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-40)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
 
-echo "setting up $VENV (first run compiles llama-cpp-python: about 8 minutes)" >&2
+echo "setting up $VENV (a new machine compiles llama-cpp-python: about 5 minutes)" >&2
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip "$@"; }
 pip install -q --upgrade pip
-# pip finds the local CPU build of torch; uv/poetry would fetch a multi-GB CUDA build.
+
+wheels="$VENV/wheels"
+mkdir -p "$wheels"
+if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null && ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  # The default (native) llama.cpp build segfaults on CPUs with AMX: pin the ISA explicitly.
+  export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
+  pip wheel -q --no-deps -w "$wheels" "$LLAMA_CPP" \
+    --config-settings=build.targets="llama;ggml;ggml-base;ggml-cpu" >"$VENV/llama-build.log" 2>&1 &
+  build=$!
+else
+  build=""
+fi
+# Meanwhile: torch from the local CPU wheel (uv/poetry would fetch a multi-GB CUDA build), then
+# every other dependency.
 pip install -q "torch==2.13.0"
-# The default (native) llama.cpp build segfaults on these CPUs (AMX): pin the ISA explicitly.
-export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-pip install -q -e ".[llm,test]"
+"$VENV/bin/python" - >"$VENV/requirements-no-llama.txt" <<'PYEOF'
+import tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+print("\n".join(d for d in deps if not d.startswith("llama-cpp-python")))
+PYEOF
+pip install -q -r "$VENV/requirements-no-llama.txt"
+if [ -n "$build" ] && ! wait "$build"; then
+  echo "compiling llama-cpp-python failed; the end of $VENV/llama-build.log:" >&2
+  tail -n 30 "$VENV/llama-build.log" >&2
+  exit 1
+fi
+pip install -q --find-links "$wheels" -e ".[test]"
 echo "$want" > "$stamp"

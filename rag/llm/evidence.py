@@ -90,12 +90,15 @@ COMPLETION_STOP = ["\n\n", "\nQuestion:", "\nSources:", "\n["]
 
 
 def fixed_messages() -> list[dict[str, str]]:
-    """System prompt and two worked examples: identical for every question, so llama.cpp reuses
-    their KV cache and only the sources and question are evaluated per question."""
+    """System prompt and three worked examples (several papers; which paper, asked in other words;
+    a detail no source gives): identical for every question, so llama.cpp reuses their KV cache and
+    only the sources and the question are evaluated per question."""
     return [
         {"role": "system", "content": render("answer_system", no_answer=NO_ANSWER)},
         {"role": "user", "content": render("example_user")},
         {"role": "assistant", "content": render("example_assistant")},
+        {"role": "user", "content": render("example_paper_user")},
+        {"role": "assistant", "content": render("example_paper_assistant")},
         {"role": "user", "content": render("example_decline_user")},
         {"role": "assistant", "content": render("example_decline_assistant", no_answer=NO_ANSWER)},
     ]

@@ -1,4 +1,4 @@
-"""What happens to generated text before the verifier: tidy it, take out non-answers, attribute.
+"""What happens to generated text before the verifier: tidy it and take out non-answers.
 
 The verifier judges claims; these steps make sure it is given claims. A small model puts
 citations first ("[1] It is fast."), lists bare markers or numbers, repeats a source title, or
@@ -13,7 +13,6 @@ from rag.lexical import content_stems
 from rag.llm.prompts import NO_ANSWER
 from rag.models import Passage, SentenceCheck
 from rag.text import split_sentences
-from rag.verify import verify_answer
 
 _MARKERS = re.compile(r"^\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", re.S)
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
@@ -78,35 +77,3 @@ def pre_gate(text: str, sources: list[Passage]) -> tuple[str, list[SentenceCheck
         if kept:
             paras.append(" ".join(kept))
     return "\n\n".join(paras), removed, declined
-
-
-def _cite_with(sentence: str, n: int) -> str:
-    s = sentence.rstrip()
-    if s and s[-1] in ".!?":
-        return f"{s[:-1].rstrip()} [{n}]{s[-1]}"
-    return f"{s} [{n}]."
-
-
-def attribute(text: str, sources: list[Passage], min_support: float) -> tuple[str, int]:
-    """Cite each sentence the model left uncited with the source that verifies it best.
-
-    Small models often state a supported fact and forget the [n]. Each such sentence is tried
-    against every source with the full verifier; the best-supported passing source is cited, and a
-    sentence no source supports stays uncited (the gate then removes it). Sentences the model cited
-    are left alone, right or wrong. Returns the text and how many sentences were attributed.
-    """
-    paras, attributed = [], 0
-    for para in re.split(r"\n\s*\n", text.strip()):
-        out = []
-        for sentence in split_sentences(para):
-            best: tuple[float, str] | None = None
-            if not _MARKER.search(sentence):
-                for n in range(1, len(sources) + 1):
-                    candidate = _cite_with(sentence, n)
-                    checks = verify_answer(candidate, sources, min_support).sentences
-                    if checks and (best is None or checks[0].support > best[0]):
-                        best = (checks[0].support, candidate)
-            out.append(best[1] if best else sentence)
-            attributed += best is not None
-        paras.append(" ".join(out))
-    return "\n\n".join(p for p in paras if p), attributed

@@ -24,6 +24,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "answer_user": frozenset({"sources", "question"}),
     "example_user": frozenset(),
     "example_assistant": frozenset(),
+    "example_paper_user": frozenset(),
+    "example_paper_assistant": frozenset(),
     "example_decline_user": frozenset(),
     "example_decline_assistant": frozenset({"no_answer"}),
 }
