@@ -370,3 +370,27 @@ def test_endpoint_down_is_one_line_within_the_timeout(tmp_path):
     msg, took = _fails(_backend(tmp_path, url, timeout=3.0, retries=2))
     assert f"cannot reach the LLM server at {url} (3 attempts in" in msg and "OPENAI_BASE_URL" in msg
     assert took < 3.0 + SLACK
+
+
+def test_key_never_logged_even_at_debug(tmp_path, fault_server, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for logger in ("openai", "httpx", "httpcore", "rag"):
+        logging.getLogger(logger).setLevel(logging.DEBUG)
+    _fails(_backend(tmp_path, fault_server.start("echo-key"), retries=1))
+    assert caplog.records, "debug logging was captured"
+    assert "sk-unit-secret" not in caplog.text
+
+
+def test_eval_endpoint_repr_and_errors_hide_the_judge_key(tmp_path, fault_server):
+    from eval.llm import ChatClient, judge_endpoint
+    from rag.errors import LLMError
+
+    s = make_settings(tmp_path, eval={"judge_base_url": fault_server.start("echo-key"), "judge_api_key": "judge-k-1",
+                                      "judge_timeout": 3})
+    endpoint = judge_endpoint(s)
+    assert "judge-k-1" not in repr(endpoint)
+    with pytest.raises(LLMError) as err:
+        ChatClient(endpoint).complete([{"role": "user", "content": "hi"}])
+    assert "judge-k-1" not in str(err.value) and "***" in str(err.value)

@@ -279,3 +279,28 @@ def test_corpus_markup_stays_text_in_the_browser(browser_context, hostile_ui_url
     finally:
         page.close()
     assert hits == [], f"the page fetched {hits} from a URL in the corpus"
+
+
+def test_login_is_enforced_when_configured(small_index, tmp_path):
+    """With a login (required off loopback), nothing but the login page is served without it."""
+    import urllib.error
+    import urllib.request
+
+    from ui.app import launch
+
+    settings = make_settings(tmp_path / "data", ui={"username": "ana", "password": "pw-secret-9"})
+    port = free_port()
+    demo = launch(settings, "127.0.0.1", port, auth=("ana", "pw-secret-9"), block=False, quiet=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/config", "/gradio_api/info"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert err.value.code in (401, 403), path
+        page = urllib.request.urlopen(base + "/", timeout=10).read().decode()
+        assert "pw-secret-9" not in page
+        login = urllib.request.Request(base + "/login", data=b"username=ana&password=pw-secret-9", method="POST")
+        with urllib.request.urlopen(login, timeout=10) as r:
+            assert r.status == 200
+    finally:
+        demo.close()

@@ -462,3 +462,26 @@ def test_upload_names_cannot_leave_the_upload_folder(tmp_path):
         (staged,) = stage_uploads([Named(path)], data)
         assert staged.resolve().is_relative_to((data / "uploads").resolve()), staged
     assert not (tmp_path / "escape.jsonl").exists()
+
+
+def test_ui_defaults_to_loopback_and_never_shares(tmp_path):
+    from conftest import make_settings
+    from rag.settings import UISettings
+    from ui.app import launch_kwargs
+
+    assert UISettings().host == "127.0.0.1" and is_loopback(UISettings().host)
+    assert launch_kwargs(make_settings(tmp_path))["share"] is False
+
+
+def test_page_config_carries_no_secrets(tmp_path):
+    """Everything Gradio sends the browser about the app (its config) is free of keys and the password."""
+    import json
+
+    from conftest import make_settings
+    from ui.app import build_app
+
+    s = make_settings(tmp_path, openai_api_key="sk-ui-secret-1", ui={"username": "ana", "password": "pw-ui-secret-2"},
+                      eval={"judge_api_key": "judge-ui-secret-3"})
+    config = json.dumps(build_app(s).get_config_file(), default=str)
+    for secret in ("sk-ui-secret-1", "pw-ui-secret-2", "judge-ui-secret-3"):
+        assert secret not in config
