@@ -485,3 +485,12 @@ def test_page_config_carries_no_secrets(tmp_path):
     config = json.dumps(build_app(s).get_config_file(), default=str)
     for secret in ("sk-ui-secret-1", "pw-ui-secret-2", "judge-ui-secret-3"):
         assert secret not in config
+
+
+def test_only_the_title_opening_a_paragraph_is_bold():
+    a = make_answer()
+    text = "**A **starred** title** [1] — It reaches **12-fold** gains [1]. **Bold** claims [1]."
+    a = a.model_copy(update={"text": text, "sentences": [], "removed": []})
+    md = format_answer(a, turn=0)
+    assert md.count("<strong>") == 1 and "<strong>A &#42;&#42;starred&#42;&#42; title</strong>" in md
+    assert "It reaches **12-fold** gains" in visible(md) and "**Bold** claims" in visible(md)

@@ -51,12 +51,14 @@ def escape_attr(text: str) -> str:
     return " ".join(printable(text).split()).translate(_ATTR_TABLE)
 
 
-_ESCAPED_BOLD = re.compile(r"&#42;&#42;(.+?)&#42;&#42;")
+# The extractive answerer opens each paragraph with "**Title** [n] — "; only that is made bold again.
+_ESCAPED_TITLE = re.compile(r"\A&#42;&#42;(.+?)&#42;&#42;(?=\s*&#91;\d+&#93;)", re.DOTALL)
 
 
 def bold_titles(escaped: str) -> str:
-    """Answers set paper titles in **bold**; after escaping, turn exactly those back into bold."""
-    return _ESCAPED_BOLD.sub(r"<strong>\1</strong>", escaped)
+    """After escaping, bold the paper title that opens an answer paragraph; `**x**` elsewhere
+    (inside a quoted abstract, in generated text) stays as written."""
+    return _ESCAPED_TITLE.sub(r"<strong>\1</strong>", escaped)
 
 
 def link_citations(escaped: str, turn: int, valid: set[int] | None = None) -> str:
@@ -93,7 +95,8 @@ def _render_paragraph(para: str, checks: list[SentenceCheck], turn: int, valid: 
             break
         if rest[:idx].strip():
             break
-        body = link_citations(bold_titles(escape_md(check.text)), turn, valid)
+        escaped = escape_md(check.text)
+        body = link_citations(escaped if out else bold_titles(escaped), turn, valid)  # title opens the paragraph
         out.append(f'<span class="rag-sent" title="{html.escape(_sentence_title(check))}">{body}</span>')
         rest = rest[idx + len(check.text) :]
     if rest.strip() or not out:
