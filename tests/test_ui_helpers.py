@@ -494,3 +494,12 @@ def test_only_the_title_opening_a_paragraph_is_bold():
     md = format_answer(a, turn=0)
     assert md.count("<strong>") == 1 and "<strong>A &#42;&#42;starred&#42;&#42; title</strong>" in md
     assert "It reaches **12-fold** gains" in visible(md) and "**Bold** claims" in visible(md)
+
+
+def test_k_from_a_crafted_request_is_a_one_line_chat_error(settings):
+    """The slider stops at 20, but the API behind it can be called with any number."""
+    from ui.handlers import Handlers
+
+    *_, last = Handlers(settings).respond("linear attention", [], [], 100000, "hybrid", "", "", None)
+    shown = last[0][-1]["content"]
+    assert 'class="rag-error"' in shown and "use a whole number from 1 to 50" in visible(shown)
