@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.errors import LLMError
@@ -17,7 +17,7 @@ from rag.settings import Settings
 @dataclass(frozen=True)
 class Endpoint:
     base_url: str | None
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a repr (log lines, error reports)
     model: str
     timeout: float
     retries: int
@@ -69,7 +69,8 @@ class ChatClient:
                 model=self.endpoint.model, messages=messages, max_tokens=max_tokens, temperature=temperature
             )
         except openai.APIError as exc:
-            raise LLMError(f"{self.endpoint.describe()}: {exc.__class__.__name__}: {exc}") from exc
+            detail = str(exc).replace(self.endpoint.api_key, "***") if self.endpoint.api_key else str(exc)
+            raise LLMError(f"{self.endpoint.describe()}: {exc.__class__.__name__}: {detail}") from None
         if not resp.choices:
             raise LLMError(f"{self.endpoint.describe()}: empty response")
         return resp.choices[0].message.content or ""

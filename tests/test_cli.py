@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -71,15 +72,16 @@ def test_ingest_ask_stats_round_trip(tmp_path):
 ANSI_SGR = re.compile(r"\x1b\[[0-9;]*m")  # Rich's own styling when the output is a terminal
 
 
-def test_k_outside_its_range_is_refused_with_the_range(tmp_path):
+def test_k_outside_its_range_is_refused_with_the_range(monkeypatch, tmp_path):
+    invoke = _terminal_cli(monkeypatch, tmp_path / "none")
     for k in ("100000", "-5", "0"):
-        r = run(["ask", "linear attention", "--k", k], tmp_path / "none")
-        assert r.returncode == 2, r.stderr
-        assert r.stderr.startswith(f"error: k (papers to retrieve) is {k}: use a whole number from 1 to 50")
-        assert "Traceback" not in r.stderr
+        code, output = invoke("ask", "linear attention", "--k", k)
+        assert code == 2, output
+        assert output == f"error: k (papers to retrieve) is {k}: use a whole number from 1 to 50\n"
 
 
 def test_empty_data_dir_means_the_default_not_the_current_directory(tmp_path):
+    """A real process: the variable is read from the environment at start-up."""
     cwd, home = tmp_path / "cwd", tmp_path / "home"
     cwd.mkdir()
     env = {**os.environ, "RAG_DATA_DIR": "", "HOME": str(home), "HF_HUB_OFFLINE": "1"}
@@ -89,10 +91,11 @@ def test_empty_data_dir_means_the_default_not_the_current_directory(tmp_path):
     assert not (cwd / "chroma").exists(), "an empty RAG_DATA_DIR created a store in the current directory"
 
 
-def test_error_lines_carry_no_escape_sequences(tmp_path):
-    r = run(["ingest", str(tmp_path / "x\x1b[2J\x1b]8;;http://e\x07y.txt")], tmp_path / "none")
-    assert r.returncode == 2 and "no such file or folder" in r.stderr
-    assert "\x1b" not in r.stderr and "\x07" not in r.stderr and r.stderr.count("\n") == 1
+def test_error_lines_carry_no_escape_sequences(monkeypatch, tmp_path):
+    invoke = _terminal_cli(monkeypatch, tmp_path / "none")
+    code, output = invoke("ingest", str(tmp_path / "x\x1b[2J\x1b]8;;http://e\x07y\nz.txt"))
+    assert code == 2 and "no such file or folder" in output
+    assert "\x1b" not in ANSI_SGR.sub("", output) and "\x07" not in output and output.count("\n") == 1
 
 
 HOSTILE_TITLES = {
@@ -226,3 +229,49 @@ def test_question_with_invalid_utf8_bytes_is_answered(hostile_cli_index):
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     answer = json.loads(r.stdout)
     assert answer["question"] == "caf\ufffd linear attention" and answer["sources"]
+
+
+SECRETS = {
+    "OPENAI_API_KEY": "sk-cli-secret-0001",
+    "RAG_UI__PASSWORD": "ui-cli-secret-0002",
+    "RAG_UI__USERNAME": "ana",
+    "RAG_EVAL__JUDGE_API_KEY": "judge-cli-secret-0003",
+}
+
+
+def _no_secrets(*texts: str) -> None:
+    for text in texts:
+        for name, value in SECRETS.items():
+            if name != "RAG_UI__USERNAME":
+                assert value not in text, f"{name} leaked"
+
+
+def test_secrets_never_printed_by_the_cli(monkeypatch, tmp_path):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    invoke = _terminal_cli(monkeypatch, tmp_path / "none")
+    with socket.socket() as taken:  # `rag ui` on a port in use fails after reading the login
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = str(taken.getsockname()[1])
+        for args in (["stats"], ["stats", "--json"], ["ask", "q", "--json"], ["ingest", str(tmp_path / "missing")],
+                     ["ask", "q", "--k", "0"], ["ui", "--host", "127.0.0.1", "--port", busy]):
+            code, output = invoke(*args)
+            assert code == 2, (args, output)
+            _no_secrets(output)
+
+
+@pytest.mark.slow
+def test_secrets_never_printed_with_an_index(hostile_cli_index):
+    from conftest import free_port
+
+    data, _ = hostile_cli_index
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    r = run(["stats", "--json"], data, **SECRETS)
+    assert r.returncode == 0
+    _no_secrets(r.stdout, r.stderr)
+    # an LLM answer against a dead endpoint: the error names the URL, never the key
+    r = run(["ask", "linear attention on GPUs", "--answer-mode", "llm", "--json"], data,
+            OPENAI_BASE_URL=dead, RAG_LLM__TIMEOUT="3", **SECRETS)
+    assert r.returncode in (0, 2), r.stderr  # 0 once the answerer falls back to extractive evidence
+    _no_secrets(r.stdout, r.stderr)

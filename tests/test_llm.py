@@ -250,13 +250,13 @@ def test_auto_api_picks_chat_for_an_instruction_tuned_model(server_settings):
 def test_slow_server_fails_within_the_whole_timeout(server_settings):
     """The real server cannot read 1,200 tokens and write 512 in a second: the call ends at the
     timeout with the real elapsed time, retries included (it used to take (retries + 1) x timeout)."""
-    s = _with(server_settings, llm={"timeout": 1.0, "retries": 2})
+    s = _with(server_settings, llm={"timeout": 1.0, "retries": 3})
     text = "word " * 1200 + "\nOnce upon a time"
     long = Prompt(text=text, messages=[{"role": "user", "content": text}], stop=[])
     t = time.monotonic()
     with pytest.raises(LLMError, match=r"did not (answer|finish its answer) within \d+\.\d s \(RAG_LLM__TIMEOUT=1\b"):
         OpenAIBackend(s).complete(long, 512)
-    assert time.monotonic() - t < 1.0 + 2.5  # behaviour, not a speed target: the bound holds
+    assert time.monotonic() - t < 1.0 + 3.0  # behaviour, not a speed target (it used to take 4 x 1 s + backoff)
     time.sleep(2)  # let the server notice the dropped request before the next test uses it
 
 
@@ -268,4 +268,4 @@ def test_dead_server_fails_within_the_timeout(small_index):
     t = time.monotonic()
     with pytest.raises(LLMError, match="cannot reach the LLM server") as err:
         OpenAIBackend(s).complete(Prompt(text="hi", messages=[{"role": "user", "content": "hi"}]), 4)
-    assert time.monotonic() - t < 2 + 2.5 and "\n" not in str(err.value)
+    assert time.monotonic() - t < 2 + 4.0 and "\n" not in str(err.value)  # 6 attempts used to take ~20 s

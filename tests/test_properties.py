@@ -298,3 +298,37 @@ def test_question_path_through_retrieval_never_crashes(small_index):
 
     ks = st.one_of(st.none(), st.integers(-3, 60))
     print(f"retrieve: {_counted(check, st.tuples(question_text, ks))} inputs")
+
+
+# -- chat rendering --------------------------------------------------------------------------------
+
+
+def test_chat_markdown_is_inert_for_any_text():
+    import html
+    import re
+
+    from rag.models import Answer, Citation, Passage, SentenceCheck
+    from rag.sanitize import printable
+    from ui.format import escape_md, format_answer, format_removed, format_streaming, render_sources
+
+    specials = re.compile(r"[\\`*_~\[\]()!<>&$|#:@{}^]")
+
+    def check(case: tuple[str, str]) -> None:
+        title, text = case
+        out = escape_md(text)
+        assert html.unescape(out) == printable(text)
+        assert not specials.search(re.sub(r"&#\d+;", "", out))
+        sentence = f"**{title}** [1] — {text} [1]"
+        check_ = SentenceCheck(text=sentence, citations=[1], supported=True, support=1.0)
+        answer = Answer(
+            question=text or "q", text=sentence, sentences=[check_], removed=[check_],
+            citations=[Citation(number=1, paper_id="p", title=title, passage=text, score=1.0)],
+            sources=[Passage(paper_id="p", title=title, text=text, score=1.0)],
+        )
+        for md in (format_answer(answer, 0, asked="x"), format_removed(answer.removed), format_streaming(text),
+                   render_sources([(text, answer)])):
+            md.encode("utf-8")
+            for tag in re.findall(r"<(?:a|img|script)\b[^>]*>", md):
+                assert tag.startswith('<a class="rag-cite" href="#cite-0-'), tag
+
+    print(f"chat markdown: {_counted(check, st.tuples(st.text(hostile_char, max_size=40), question_text))} inputs")

@@ -212,10 +212,10 @@ def hostile_ui_url(small_index, tracker, tmp_path_factory) -> Iterator[str]:
         {
             "title": f"Quantum sparrow routing [click me]({track}/title-link) ![pixel]({track}/title.png)",
             "abstract": (
-                f"Quantum sparrow routing cuts sparrow network latency by 40% [9]. The quantum sparrow code is at "
-                f"[this link]({track}/abstract-link) and ![chart]({track}/abstract.png) shows sparrow routing. "
+                "Quantum sparrow routing cuts the latency of sparrow networks by 40 percent. The quantum sparrow "
+                f"code is at [this link]({track}/abstract-link) and ![chart]({track}/abstract.png) shows it. "
                 f"<img src={track}/raw.png onerror=\"document.title='pwned'\"> quantum sparrow routing "
-                f"<script>document.title='pwned'</script> works, see {track}/bare and www.example.org too."
+                f"<script>document.title='pwned'</script> works as {track}/bare and www.example.org describe [9]."
             ),
         },
         {
@@ -253,10 +253,13 @@ def test_corpus_markup_stays_text_in_the_browser(browser_context, hostile_ui_url
     try:
         page.goto(hostile_ui_url)
         page.wait_for_selector("#rag-question textarea")
-        ask(page, "How does quantum sparrow routing reduce latency?")
+        # the answer quotes the title with a markdown link and image, and the sentence with another link
+        ask(page, "Where is the quantum sparrow code and what does the chart show?")
         expect(page.locator("#cite-0-1")).to_be_visible(timeout=ANSWER_TIMEOUT)
         chat, sources = page.locator("#rag-chat"), page.locator("#rag-sources")
         expect(chat).to_contain_text("checked against the cited abstracts")
+        for fold in chat.get_by_text("Verifier removed").all():  # open the removed-sentences list, if any
+            fold.click()
         page.wait_for_timeout(1000)  # give any image a chance to load
 
         links = page.eval_on_selector_all(
@@ -268,14 +271,46 @@ def test_corpus_markup_stays_text_in_the_browser(browser_context, hostile_ui_url
         assert "#cite-0-9" not in [href for _, href in links], "a forged [9] is not a link"
         assert page.locator("#rag-chat img, #rag-sources img").count() == 0
         assert page.locator("#rag-chat script, #rag-sources script, #rag-chat .katex").count() == 0
+        # formatting from the corpus stays text too: only the paper titles opening paragraphs are bold
+        formatted = page.eval_on_selector_all(
+            "#rag-chat strong, #rag-chat em, #rag-chat code, #rag-chat h1", "els => els.map(e => e.textContent)"
+        )
+        assert not {"bold", "claims", "code"} & set(formatted), formatted
         assert page.locator(f"[src*='{track[7:]}'], [href*='{track[7:]}']").count() == 0
         assert page.title() != "pwned"
-        # shown as written
-        expect(sources).to_contain_text(f"[click me]({track}/title-link) ![pixel]({track}/title.png)")
+        # shown as written, in the answer and on the cards
+        title = f"Quantum sparrow routing [click me]({track}/title-link) ![pixel]({track}/title.png)"
+        expect(chat).to_contain_text(title)
+        expect(chat).to_contain_text(f"[this link]({track}/abstract-link)")
+        expect(sources).to_contain_text(title)
         expect(sources).to_contain_text("<script>alert(1)</script>")
-        assert "Quantum sparrow" in chat.inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "ui-hostile-corpus.png"), full_page=True)
     finally:
         page.close()
     assert hits == [], f"the page fetched {hits} from a URL in the corpus"
+
+
+def test_login_is_enforced_when_configured(small_index, tmp_path):
+    """With a login (required off loopback), nothing but the login page is served without it."""
+    import urllib.error
+    import urllib.request
+
+    from ui.app import launch
+
+    settings = make_settings(tmp_path / "data", ui={"username": "ana", "password": "pw-secret-9"})
+    port = free_port()
+    demo = launch(settings, "127.0.0.1", port, auth=("ana", "pw-secret-9"), block=False, quiet=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/config", "/gradio_api/info"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert err.value.code in (401, 403), path
+        page = urllib.request.urlopen(base + "/", timeout=10).read().decode()
+        assert "pw-secret-9" not in page
+        login = urllib.request.Request(base + "/login", data=b"username=ana&password=pw-secret-9", method="POST")
+        with urllib.request.urlopen(login, timeout=10) as r:
+            assert r.status == 200
+    finally:
+        demo.close()

@@ -493,3 +493,44 @@ def test_upload_names_cannot_leave_the_upload_folder(tmp_path):
         (staged,) = stage_uploads([Named(path)], data)
         assert staged.resolve().is_relative_to((data / "uploads").resolve()), staged
     assert not (tmp_path / "escape.jsonl").exists()
+
+
+def test_ui_defaults_to_loopback_and_never_shares(tmp_path):
+    from conftest import make_settings
+    from rag.settings import UISettings
+    from ui.app import launch_kwargs
+
+    assert UISettings().host == "127.0.0.1" and is_loopback(UISettings().host)
+    assert launch_kwargs(make_settings(tmp_path))["share"] is False
+
+
+def test_page_config_carries_no_secrets(tmp_path):
+    """Everything Gradio sends the browser about the app (its config) is free of keys and the password."""
+    import json
+
+    from conftest import make_settings
+    from ui.app import build_app
+
+    s = make_settings(tmp_path, openai_api_key="sk-ui-secret-1", ui={"username": "ana", "password": "pw-ui-secret-2"},
+                      eval={"judge_api_key": "judge-ui-secret-3"})
+    config = json.dumps(build_app(s).get_config_file(), default=str)
+    for secret in ("sk-ui-secret-1", "pw-ui-secret-2", "judge-ui-secret-3"):
+        assert secret not in config
+
+
+def test_only_the_title_opening_a_paragraph_is_bold():
+    a = make_answer()
+    text = "**A **starred** title** [1] — It reaches **12-fold** gains [1]. **Bold** claims [1]."
+    a = a.model_copy(update={"text": text, "sentences": [], "removed": []})
+    md = format_answer(a, turn=0)
+    assert md.count("<strong>") == 1 and "<strong>A &#42;&#42;starred&#42;&#42; title</strong>" in md
+    assert "It reaches **12-fold** gains" in visible(md) and "**Bold** claims" in visible(md)
+
+
+def test_k_from_a_crafted_request_is_a_one_line_chat_error(settings):
+    """The slider stops at 20, but the API behind it can be called with any number."""
+    from ui.handlers import Handlers
+
+    *_, last = Handlers(settings).respond("linear attention", [], [], 100000, "hybrid", "", "", None)
+    shown = last[0][-1]["content"]
+    assert 'class="rag-error"' in shown and "use a whole number from 1 to 50" in visible(shown)

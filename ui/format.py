@@ -31,7 +31,7 @@ _WWW = re.compile(r"(?<=www)\.", re.IGNORECASE)  # GFM autolinks www.example.org
 _TABLE = str.maketrans(_ENTITIES)
 _ATTR_TABLE = str.maketrans({**_ENTITIES, '"': "&quot;", "'": "&#39;"})
 # Citation markers as they look after escaping: [1] or [1, 2].
-MARKER = re.compile(r"&#91;(\d+(?:\s*,\s*\d+)*)&#93;")
+MARKER = re.compile(r"&#91;(\d{1,4}(?:\s*,\s*\d{1,4})*)&#93;")  # bounded: int() of 5000 digits raises
 
 
 def anchor_id(turn: int, number: int) -> str:
@@ -46,17 +46,25 @@ def escape_md(text: str) -> str:
     return _LINE_START.sub(lambda m: m[1] + "".join(f"&#{ord(c)};" for c in m[2]), escaped)
 
 
+def escape_html(text: str) -> str:
+    """Corpus text for the sources panel (plain HTML, no Markdown): escaped, without controls or surrogates
+    (Gradio serialises updates with orjson, which refuses a lone surrogate and drops the whole update)."""
+    return html.escape(printable(text))
+
+
 def escape_attr(text: str) -> str:
     """Corpus text for a quoted HTML attribute (a tooltip): one line, references only."""
     return " ".join(printable(text).split()).translate(_ATTR_TABLE)
 
 
-_ESCAPED_BOLD = re.compile(r"&#42;&#42;(.+?)&#42;&#42;")
+# The extractive answerer opens each paragraph with "**Title** [n] — "; only that is made bold again.
+_ESCAPED_TITLE = re.compile(r"\A&#42;&#42;(.+?)&#42;&#42;(?=\s*&#91;\d+&#93;)", re.DOTALL)
 
 
 def bold_titles(escaped: str) -> str:
-    """Answers set paper titles in **bold**; after escaping, turn exactly those back into bold."""
-    return _ESCAPED_BOLD.sub(r"<strong>\1</strong>", escaped)
+    """After escaping, bold the paper title that opens an answer paragraph; `**x**` elsewhere
+    (inside a quoted abstract, in generated text) stays as written."""
+    return _ESCAPED_TITLE.sub(r"<strong>\1</strong>", escaped)
 
 
 def link_citations(escaped: str, turn: int, valid: set[int] | None = None) -> str:
@@ -93,7 +101,8 @@ def _render_paragraph(para: str, checks: list[SentenceCheck], turn: int, valid: 
             break
         if rest[:idx].strip():
             break
-        body = link_citations(bold_titles(escape_md(check.text)), turn, valid)
+        escaped = escape_md(check.text)
+        body = link_citations(escaped if out else bold_titles(escaped), turn, valid)  # title opens the paragraph
         out.append(f'<span class="rag-sent" title="{html.escape(_sentence_title(check))}">{body}</span>')
         rest = rest[idx + len(check.text) :]
     if rest.strip() or not out:
@@ -224,7 +233,7 @@ def highlight_sentences(passage: str, citing: list[str]) -> list[tuple[str, bool
 def render_passage(passage: str, citing: list[str]) -> str:
     parts = []
     for sentence, hit in highlight_sentences(passage, citing):
-        text = html.escape(sentence)
+        text = escape_html(sentence)
         parts.append(f"<mark>{text}</mark>" if hit else text)
     return " ".join(parts)
 
@@ -235,16 +244,16 @@ def _meta_line(p: Passage | None) -> str:
     md = p.metadata or {}
     bits = []
     when = md.get("date") or md.get("date_text")
-    bits.append(html.escape(str(when)) if when else "date unknown")
+    bits.append(escape_html(str(when)) if when else "date unknown")
     files = md.get("sources") or []
     if files:
-        bits.append("from " + ", ".join(f"<code>{html.escape(f)}</code>" for f in files))
+        bits.append("from " + ", ".join(f"<code>{escape_html(f)}</code>" for f in files))
     return '<div class="rag-meta">' + " · ".join(bits) + "</div>"
 
 
 def _year(p: Passage) -> str:
     when = (p.metadata or {}).get("date") or ""
-    return f' <span class="rag-meta">({html.escape(str(when)[:4])})</span>' if when else ""
+    return f' <span class="rag-meta">({escape_html(str(when)[:4])})</span>' if when else ""
 
 
 def _passage_for(citation: Citation, sources: list[Passage]) -> Passage | None:
@@ -264,7 +273,7 @@ def render_card(answer: Answer, citation: Citation, turn: int) -> str:
     return (
         f'<div class="rag-card" id="{anchor_id(turn, citation.number)}">'
         f'<div class="rag-card-head"><span class="rag-num">[{citation.number}]</span> '
-        f'<span class="rag-title">{html.escape(citation.title)}</span></div>'
+        f'<span class="rag-title">{escape_html(citation.title)}</span></div>'
         f"{_meta_line(passage)}"
         f'<p class="rag-passage">{body}</p></div>'
     )
@@ -276,8 +285,8 @@ def render_uncited(passages: list[Passage], heading: str) -> str:
     items = []
     for p in passages:
         items.append(
-            f'<li><details><summary><span class="rag-title">{html.escape(p.title)}</span>{_year(p)}</summary>'
-            f'{_meta_line(p)}<p class="rag-passage">{html.escape(p.text)}</p></details></li>'
+            f'<li><details><summary><span class="rag-title">{escape_html(p.title)}</span>{_year(p)}</summary>'
+            f'{_meta_line(p)}<p class="rag-passage">{escape_html(p.text)}</p></details></li>'
         )
     return f'<div class="rag-uncited"><div class="rag-subhead">{heading}</div><ul>{"".join(items)}</ul></div>'
 
@@ -324,7 +333,7 @@ def render_sources(turns: Sequence[tuple[str, Answer]]) -> str:
     last = len(turns) - 1
     for turn in range(last, -1, -1):
         asked, answer = turns[turn]
-        question = html.escape(asked or answer.question)
+        question = escape_html(asked or answer.question)
         if turn == last:
             blocks.append(f'<div class="rag-turn"><div class="rag-q">Sources for “{question}”</div>'
                           f"{render_turn(answer, turn)}</div>")

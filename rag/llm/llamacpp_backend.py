@@ -56,8 +56,8 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> Any:
             from llama_cpp import Llama
         except ImportError as exc:
             raise ModelUnavailableError(
-                "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36' (or set OPENAI_BASE_URL "
-                "to use a server)"
+                "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36' "
+                "(or set OPENAI_BASE_URL to use a server)"
             ) from exc
         for old in list(_loaded):
             _loaded.pop(old).close()

@@ -243,6 +243,13 @@ class OpenAIBackend(LLMBackend):
                 f"the LLM server at {self.url} sent a malformed answer stream ({type(exc).__name__}): check "
                 "that OPENAI_BASE_URL points at an OpenAI-compatible /v1 endpoint, and the server's log"
             ) from None
+        except httpx.TimeoutException:  # the client wraps errors of the request, not of reading the stream
+            raise _TimedOut(produced) from None
+        except httpx.HTTPError as exc:
+            raise LLMError(
+                f"the connection to the LLM server at {self.url} broke during the answer ({type(exc).__name__}): "
+                "check the server's log and ask again"
+            ) from None
         finally:
             chunks.close()
         if not events and not _is_event_stream(chunks.response):
