@@ -56,6 +56,15 @@ def _load(provider: str, model: str, batch_size: int, api_key: str | None, base_
     )
 
 
+def embed_texts(settings: Settings, texts: list[str]) -> list[list[float]]:
+    """Document vectors for a batch of texts (chunks at ingest)."""
+    return get_embedder(settings).get_text_embedding_batch(texts)
+
+
+def embed_query(settings: Settings, text: str) -> list[float]:
+    return get_embedder(settings).get_query_embedding(text)
+
+
 def get_embedder(settings: Settings) -> BaseEmbedding:
     """A cached llama-index embedding model for these settings."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None

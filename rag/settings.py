@@ -34,6 +34,15 @@ class IndexSettings(BaseModel):
     )
     chroma_port: int = Field(8000, description="Port of the Chroma server, with chroma_host.")
     max_file_bytes: int = Field(200_000_000, description="Larger input files are skipped.")
+    write_batch_size: int = Field(
+        256,
+        ge=1,
+        description="Chunks embedded and written to Chroma per step; an interrupted ingest resumes after "
+        "the last step written.",
+    )
+    lock_timeout: float = Field(
+        600.0, gt=0, description="Seconds an ingest waits for another ingest of the same index to finish."
+    )
 
 
 class EmbeddingSettings(BaseModel):
