@@ -52,7 +52,7 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 def _dense(view: View, settings: Settings, question: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
     """(chunk row, cosine similarity) best first."""
     q = np.asarray(embed_query(settings, question), dtype=np.float32)
-    q /= max(float(np.linalg.norm(q)), 1e-12)
+    q = q / max(float(np.linalg.norm(q)), 1e-12)
     sims = view.vectors @ q
     if mask is not None:
         sims = np.where(mask, sims, -np.inf)
