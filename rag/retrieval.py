@@ -1,4 +1,4 @@
-"""Hybrid retrieval over the published view: dense + BM25 (bm25s), fused by reciprocal rank, one passage per paper.
+"""Hybrid retrieval over the published view: dense + BM25 (bm25s), fused, one passage per paper.
 
 Everything a question needs is in the current view (rag/store/view.py): the chunk vectors (exact
 cosine search with one matrix-vector product), the saved bm25s index, and per-paper arrays for the
@@ -49,25 +49,29 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def _dense(view: View, settings: Settings, question: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
-    """(chunk row, cosine similarity) best first."""
+def _dense_scores(view: View, settings: Settings, question: str, mask: np.ndarray | None) -> np.ndarray:
+    """Cosine similarity of every chunk to the question (-inf where filtered out)."""
     q = np.asarray(embed_query(settings, question), dtype=np.float32)
     q = q / max(float(np.linalg.norm(q)), 1e-12)
     sims = view.vectors @ q
-    if mask is not None:
-        sims = np.where(mask, sims, -np.inf)
-    return [(int(i), float(sims[i])) for i in _top(sims, n) if np.isfinite(sims[i])]
+    return np.where(mask, sims, -np.inf) if mask is not None else sims
 
 
-def _bm25(view: View, question: str, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+def _bm25_scores(view: View, question: str, mask: np.ndarray | None) -> np.ndarray | None:
+    """BM25 score of every chunk (0 where filtered out), None when no question word is in the index."""
     bm25 = view.bm25
     if bm25 is None:
-        return []
-    ids = bm25.get_tokens_ids([w for w in content_stems(question)])
+        return None
+    ids = bm25.get_tokens_ids(content_stems(question))
     if not ids:
+        return None
+    return np.asarray(bm25.get_scores_from_ids(ids, weight_mask=mask), dtype=np.float32)
+
+
+def _ranking(scores: np.ndarray | None, n: int, floor: float) -> list[tuple[int, float]]:
+    if scores is None:
         return []
-    scores = bm25.get_scores_from_ids(ids, weight_mask=mask)
-    return [(int(i), float(scores[i])) for i in _top(scores, n) if scores[i] > 0.0]
+    return [(int(i), float(scores[i])) for i in _top(scores, n) if scores[i] > floor]
 
 
 def rrf(rankings: list[list[tuple]], k: int) -> dict:
@@ -77,6 +81,33 @@ def rrf(rankings: list[list[tuple]], k: int) -> dict:
         for rank, (item, _) in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+def zscore_fusion(
+    dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
+    dense_all: np.ndarray,
+    bm25_all: np.ndarray | None,
+    weight: float,
+) -> dict[int, float]:
+    """w * z(dense) + (1 - w) * z(BM25) over the union of both candidate lists.
+
+    Each retriever's scores are standardised by the mean and spread of its own top candidates, so a
+    paper that one retriever ranks far above its usual scores (a rare exact term, a near-paraphrase)
+    is not outvoted by papers both rank in the middle, as happens with reciprocal ranks.
+    """
+    rows = np.fromiter(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]), dtype=np.int64)
+    if not len(rows):
+        return {}
+
+    def z(all_scores: np.ndarray | None, ranking: list[tuple[int, float]]) -> np.ndarray:
+        if all_scores is None or not ranking:
+            return np.zeros(len(rows))
+        ref = np.asarray([s for _, s in ranking], dtype=np.float64)
+        return (np.asarray(all_scores[rows], dtype=np.float64) - ref.mean()) / max(float(ref.std()), 1e-9)
+
+    fused = weight * z(dense_all, dense) + (1.0 - weight) * z(bm25_all, lexical)
+    return {int(r): float(f) for r, f in zip(rows, fused)}
 
 
 def retrieve_passages(
@@ -98,9 +129,13 @@ def retrieve_passages(
         return []
     n = max(cfg.candidates, k * 4)
 
-    dense = _dense(view, settings, question, n, mask) if mode in ("hybrid", "dense") else []
-    lexical = _bm25(view, question, n, mask) if mode in ("hybrid", "bm25") else []
-    if mode == "hybrid":
+    dense_all = _dense_scores(view, settings, question, mask) if mode in ("hybrid", "dense") else None
+    bm25_all = _bm25_scores(view, question, mask) if mode in ("hybrid", "bm25") else None
+    dense = _ranking(dense_all, n, -np.inf)
+    lexical = _ranking(bm25_all, n, 0.0)
+    if mode == "hybrid" and cfg.fusion == "zscore":
+        scores = zscore_fusion(dense, lexical, dense_all, bm25_all, cfg.dense_weight)
+    elif mode == "hybrid":
         scores = rrf([dense, lexical], cfg.rrf_k)
     else:
         scores = dict(dense or lexical)

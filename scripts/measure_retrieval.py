@@ -68,9 +68,9 @@ def latency(settings: Settings, questions: list[str], profile: str | None) -> di
 
 
 def pubmedqa(settings: Settings, modes: list[str]) -> dict:
-    from eval.pubmedqa import DEFAULT_DIR, build_index, index_settings, load, title_for
+    from eval.pubmedqa import build_index, data_dir, index_settings, load, title_for
 
-    records, _ = load(DEFAULT_DIR)
+    records, _ = load(data_dir(settings))
     ps = index_settings(settings)
     built = build_index(ps, records)
     out = {"index": built}
