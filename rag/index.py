@@ -25,10 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import chromadb
 import numpy as np
-from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import ChromaError, NotFoundError
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode
@@ -145,13 +142,24 @@ class Index:
     @property
     def client(self) -> Any:
         if self._client is None:
+            import chromadb  # imported on first use: readers never need it
+            from chromadb.config import Settings as ChromaSettings
+
             ix = self.settings.index
             try:
                 if ix.chroma_host:
+                    options: dict[str, Any] = {"anonymized_telemetry": False}
+                    if ix.chroma_token is not None:
+                        options.update(
+                            chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
+                            chroma_client_auth_credentials=ix.chroma_token.get_secret_value(),
+                            chroma_auth_token_transport_header=ix.chroma_token_header,
+                        )
                     self._client = chromadb.HttpClient(
                         host=ix.chroma_host,
                         port=ix.chroma_port,
-                        settings=ChromaSettings(anonymized_telemetry=False),
+                        ssl=ix.chroma_ssl,
+                        settings=ChromaSettings(**options),
                     )
                     self._client.heartbeat()
                 else:
@@ -183,6 +191,8 @@ class Index:
             ) from exc
 
     def collection(self, create: bool = False, dim: int | None = None) -> Any:
+        from chromadb.errors import ChromaError, NotFoundError
+
         name = self.settings.index.collection
         identity = model_identity(self.settings)
         try:
@@ -273,6 +283,8 @@ class Index:
         )
 
     def drop(self) -> None:
+        from chromadb.errors import NotFoundError
+
         with self._chroma("dropping the collection"):
             try:
                 self.client.delete_collection(self.settings.index.collection)

@@ -33,6 +33,13 @@ class IndexSettings(BaseModel):
         None, description="Use a Chroma server (`chroma run`) at this host instead of the local store."
     )
     chroma_port: int = Field(8000, description="Port of the Chroma server, with chroma_host.")
+    chroma_ssl: bool = Field(False, description="Talk HTTPS to the Chroma server.")
+    chroma_token: SecretStr | None = Field(
+        None, description="Token for a Chroma server behind token authentication (sent on every request)."
+    )
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        "Authorization", description="How the token travels: 'Authorization: Bearer <token>' or 'X-Chroma-Token'."
+    )
     max_file_bytes: int = Field(200_000_000, description="Larger input files are skipped.")
     write_batch_size: int = Field(
         256,
@@ -227,7 +234,8 @@ class Settings(BaseSettings):
     @property
     def store_location(self) -> str:
         if self.index.chroma_host:
-            return f"http://{self.index.chroma_host}:{self.index.chroma_port}"
+            scheme = "https" if self.index.chroma_ssl else "http"
+            return f"{scheme}://{self.index.chroma_host}:{self.index.chroma_port}"
         return str(self.chroma_path)
 
 
