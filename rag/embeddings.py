@@ -83,6 +83,7 @@ class LocalEncoder:
         self, path: Path, cache_dir: Path | None, batch_size: int, threads: int | None, precision: str, onnx: bool
     ):
         self.path = path
+        self.name = str(path)
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
@@ -250,6 +251,92 @@ class LocalEncoder:
         return vec
 
 
+class ServerEncoder:
+    """An OpenAI-compatible /v1/embeddings server (TEI, vLLM, llama.cpp server...): batches, bounded concurrency.
+
+    Batches of `batch_size` texts go out on at most `concurrency` connections at once, in order.
+    A server that returns one vector per token (llama.cpp's server for a model without pooling) is
+    mean-pooled here, and is then sent one text per request: llama-cpp-python 0.3's embed() reads
+    every sequence after the first of a multi-text request from the wrong offset when pooling is
+    none (`pos += size` where `size * n_embd` is meant), which tests/test_embedding_server.py caught.
+    Every vector is L2-normalised, as the local model's are.
+    """
+
+    def __init__(
+        self, base_url: str, api_key: str | None, model: str, batch_size: int, concurrency: int, timeout: float
+    ):
+        import openai
+
+        self.base_url = base_url
+        self.name = f"{base_url} {model}"
+        self.model = model
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=2)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._per_token = False  # set once the server is seen returning token vectors
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        if self._per_token and len(texts) > 1:
+            return np.concatenate([self._request([t]) for t in texts])
+        import openai
+
+        try:
+            resp = self._client.embeddings.create(model=self.model, input=texts, encoding_format="float")
+        except openai.OpenAIError as exc:
+            raise ModelUnavailableError(
+                f"embedding server at {self.base_url} failed ({_one_line(exc)}): check RAG_EMBEDDING__BASE_URL, "
+                "RAG_EMBEDDING__MODEL and that the server runs with embeddings enabled"
+            ) from exc
+        rows = sorted(resp.data, key=lambda d: d.index)
+        if len(rows) != len(texts):
+            raise ModelUnavailableError(
+                f"embedding server at {self.base_url} returned {len(rows)} vectors for {len(texts)} texts"
+            )
+        out = []
+        for row in rows:
+            vec = np.asarray(row.embedding, dtype=np.float32)
+            if vec.ndim == 2:  # one vector per token: mean-pool
+                if len(texts) > 1:
+                    self._per_token = True  # multi-text answers of such servers are not trusted: redo one by one
+                    return self._request(texts)
+                vec = vec.mean(axis=0)
+            out.append(vec / max(float(np.linalg.norm(vec)), 1e-12))
+        return np.stack(out)
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        if len(batches) == 1 or self.concurrency == 1:
+            return np.concatenate([self._request(b) for b in batches])
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(batches))) as pool:
+            return np.concatenate(list(pool.map(self._request, batches)))
+
+    def encode_short(self, texts: list[str]) -> np.ndarray:
+        return self.encode_batch(texts)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        vec = self._request([text])[0]
+        vec.setflags(write=False)
+        with self._lock:
+            self._cache[text] = vec
+            while len(self._cache) > _QUERY_CACHE:
+                self._cache.popitem(last=False)
+        return vec
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _max_seq_length(path: Path) -> int:
     import json
 
@@ -259,17 +346,17 @@ def _max_seq_length(path: Path) -> int:
         return 256
 
 
-class LocalEmbedding(BaseEmbedding):
-    """llama-index face of LocalEncoder, for the answer path (rag.extractive, rag.verify)."""
+class EncoderEmbedding(BaseEmbedding):
+    """llama-index face of our encoders, for the answer path (rag.extractive, rag.verify)."""
 
-    _encoder: LocalEncoder = PrivateAttr()
+    _encoder: Any = PrivateAttr()
 
-    def __init__(self, encoder: LocalEncoder, **kwargs: Any):
-        super().__init__(model_name=str(encoder.path), embed_batch_size=encoder.batch_size, **kwargs)
+    def __init__(self, encoder: LocalEncoder | ServerEncoder, **kwargs: Any):
+        super().__init__(model_name=encoder.name, embed_batch_size=encoder.batch_size, **kwargs)
         self._encoder = encoder
 
     @property
-    def encoder(self) -> LocalEncoder:
+    def encoder(self) -> LocalEncoder | ServerEncoder:
         return self._encoder
 
     def _get_query_embedding(self, query: str) -> list[float]:
@@ -286,9 +373,16 @@ class LocalEmbedding(BaseEmbedding):
 
 
 @lru_cache(maxsize=4)
-def _local(model: str, batch_size: int, threads: int | None, precision: str, onnx: bool) -> LocalEmbedding:
+def _local(model: str, batch_size: int, threads: int | None, precision: str, onnx: bool) -> EncoderEmbedding:
     """One encoder per model and options, shared by every data folder of the process."""
-    return LocalEmbedding(LocalEncoder(_local_model_path(model), None, batch_size, threads, precision, onnx))
+    return EncoderEmbedding(LocalEncoder(_local_model_path(model), None, batch_size, threads, precision, onnx))
+
+
+@lru_cache(maxsize=4)
+def _server(
+    base_url: str, api_key: str | None, model: str, batch_size: int, concurrency: int, timeout: float
+) -> EncoderEmbedding:
+    return EncoderEmbedding(ServerEncoder(base_url, api_key, model, batch_size, concurrency, timeout))
 
 
 @lru_cache(maxsize=4)
@@ -308,6 +402,13 @@ def get_embedder(settings: Settings) -> BaseEmbedding:
         if embedder.encoder.cache_dir is None:  # the first data folder used keeps the exported graph
             embedder.encoder.cache_dir = settings.data_dir / "models"
         return embedder
+    if e.provider == "server":
+        if not e.base_url:
+            raise ConfigError(
+                "RAG_EMBEDDING__PROVIDER=server needs RAG_EMBEDDING__BASE_URL (e.g. http://127.0.0.1:8080/v1)"
+            )
+        token = e.api_key.get_secret_value() if e.api_key else None
+        return _server(e.base_url, token, e.model, e.batch_size, e.concurrency, e.timeout)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return _openai(e.model, e.batch_size, key, settings.openai_base_url)
 
@@ -315,7 +416,7 @@ def get_embedder(settings: Settings) -> BaseEmbedding:
 def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
     """Unit vectors for a batch of documents (chunks at ingest), one row per text."""
     embedder = get_embedder(settings)
-    if isinstance(embedder, LocalEmbedding):
+    if isinstance(embedder, EncoderEmbedding):
         return embedder.encoder.encode_batch(texts)
     return np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
 
@@ -323,6 +424,6 @@ def embed_texts(settings: Settings, texts: list[str]) -> np.ndarray:
 def embed_query(settings: Settings, text: str) -> np.ndarray:
     """The unit vector of one question (cached: recent questions are not embedded again)."""
     embedder = get_embedder(settings)
-    if isinstance(embedder, LocalEmbedding):
+    if isinstance(embedder, EncoderEmbedding):
         return embedder.encoder.encode_query(text)
     return np.asarray(embedder.get_query_embedding(text), dtype=np.float32)

