@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -170,7 +171,8 @@ class LocalEncoder:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer warnings about shapes: the axes are declared dynamic
                 torch.onnx.export(
                     Pipeline(st).eval(),
                     tuple(features[k] for k in names),

@@ -90,21 +90,21 @@ def test_long_running_process_sees_papers_another_process_ingested(tmp_path):
 
 
 def test_readers_in_threads_and_processes_during_an_update(tmp_path):
-    """4 threads here and 2 reader processes query while another process replaces 30 abstracts."""
+    """2 threads here and 2 reader processes query while another process replaces 16 of 24 abstracts."""
     data = tmp_path / "data"
     s = make_settings(data)
-    recs = [json.loads(x) for x in write_small_corpus(tmp_path / "c", n=40).read_text().splitlines()]
+    recs = [json.loads(x) for x in write_small_corpus(tmp_path / "c", n=24).read_text().splitlines()]
     old_file = tmp_path / "old.jsonl"
     old_file.write_text("".join(json.dumps(r) + "\n" for r in recs))
     ingest([old_file], settings=s)
     from rag.corpus.records import paper_id_for
 
-    changed = [dict(r, abstract=f"{MARK} {r['abstract']}") if i < 30 else r for i, r in enumerate(recs)]
+    changed = [dict(r, abstract=f"{MARK} {r['abstract']}") if i < 16 else r for i, r in enumerate(recs)]
     new_file = tmp_path / "new.jsonl"
     new_file.write_text("".join(json.dumps(r) + "\n" for r in changed))
     cases = [
         {"paper_id": paper_id_for(r["title"]), "title": r["title"], "old": r["abstract"], "new": c["abstract"]}
-        for r, c in list(zip(recs, changed))[:30:5]
+        for r, c in list(zip(recs, changed))[:16:3]
     ]
     cases_path = tmp_path / "cases.json"
     cases_path.write_text(json.dumps(cases))
@@ -138,7 +138,7 @@ def test_readers_in_threads_and_processes_during_an_update(tmp_path):
             if not hit or hit[0].text not in (c["old"], c["new"]):
                 errors.append(f"{c['paper_id']}: {'missing' if not hit else 'torn'}")
 
-    threads = [threading.Thread(target=reader_thread, args=(i,)) for i in range(4)]
+    threads = [threading.Thread(target=reader_thread, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
     time.sleep(2)
