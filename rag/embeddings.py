@@ -14,7 +14,8 @@ busy machine shared with other jobs; /tmp timings, `scripts/measure_embeddings.p
 * ingest batches: sentence-transformers under torch bf16 autocast where the CPU has AVX-512 BF16 or
   AMX (fp32 elsewhere), texts sorted by length so batches carry little padding: 4.7 vs 8.9 CPU-s for
   96 chunks in fp32 torch (ONNX Runtime fp32 took 11.2), cosine to fp32 vectors >= 0.99997.
-  All cores by default (RAG_EMBEDDING__THREADS).
+  All cores by default (RAG_EMBEDDING__THREADS), with OpenMP threads that sleep instead of spinning
+  while they wait (OMP_WAIT_POLICY=PASSIVE, below).
 
 A small LRU keeps the vectors of recent questions (the UI re-asks, the eval repeats).
 """
@@ -38,6 +39,11 @@ from pydantic import PrivateAttr
 
 from rag.errors import ConfigError, ModelUnavailableError
 from rag.settings import Settings
+
+# torch's OpenMP threads spin while waiting for work; on a 2-core machine shared with anything else that
+# doubled ingest time (128 chunks, 2 threads, busy machine: 17.7 s spinning, 9.2 s passive, 8.7 s on one
+# thread). Must be set before torch loads; an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PACKAGED_MINILM = "all-MiniLM-L6-v2"
 ONNX_OPSET = 17
