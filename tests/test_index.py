@@ -114,9 +114,14 @@ def chroma_server(tmp_path):
 
 
 def test_ingest_and_ask_through_a_chroma_server(tmp_path, chroma_server):
+    """With a token configured (`chroma run` does not check tokens: this shows the client side works)."""
     from rag import ask
 
-    s = make_settings(tmp_path / "d", index={"chroma_host": "127.0.0.1", "chroma_port": chroma_server})
+    s = make_settings(
+        tmp_path / "d",
+        index={"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "chroma_token": "s3cret-token"},
+    )
+    assert "s3cret" not in repr(s.index)  # a SecretStr: never printed
     corpus = write_small_corpus(tmp_path / "c", n=8)
     assert ingest([corpus], settings=s).added == 8
     assert ingest([corpus], settings=s).unchanged == 8
@@ -125,3 +130,12 @@ def test_ingest_and_ask_through_a_chroma_server(tmp_path, chroma_server):
     title = json.loads(corpus.read_text().splitlines()[3])["title"]
     answer = ask(title, settings=s)
     assert answer.sources[0].title == title
+
+
+def test_https_to_a_plain_http_server_is_one_clear_line(tmp_path, chroma_server):
+    s = make_settings(
+        tmp_path / "d", index={"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "chroma_ssl": True}
+    )
+    with pytest.raises(StoreError, match=f"cannot open the Chroma store at https://127.0.0.1:{chroma_server}") as err:
+        ingest([write_small_corpus(tmp_path / "c", n=1)], settings=s)
+    assert "\n" not in str(err.value)

@@ -56,14 +56,14 @@ def test_empty_values_mean_the_default(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RAG_DATA_DIR", "")
-    (tmp_path / ".env").write_text("RAG_LLM__GGUF_PATH=\nRAG_EVAL__PUBMEDQA_DIR=  \n")
+    (tmp_path / ".env").write_text("RAG_LLM__LOCAL_MODEL=\nRAG_EVAL__PUBMEDQA_DIR=  \n")
     s = Settings()
     assert s.data_dir == tmp_path / "home" / ".local" / "share" / "rag-abstracts"
-    assert s.llm.gguf_path is None and s.eval.pubmedqa_dir is None
+    assert s.llm.local_model == "qwen2.5-coder-1.5b" and s.eval.pubmedqa_dir is None
     monkeypatch.setenv("RAG_DATA_DIR", "   ")
     assert Settings().data_dir == s.data_dir
     assert Settings(_env_file=None, data_dir="").data_dir == s.data_dir
-    assert Settings(_env_file=None, llm={"gguf_path": ""}).llm.gguf_path is None
+    assert Settings(_env_file=None, llm={"local_model": " "}).llm.local_model == "qwen2.5-coder-1.5b"
 
 
 def test_secrets_are_never_shown(monkeypatch):
