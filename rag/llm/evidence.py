@@ -6,13 +6,16 @@ sentences the extractive scorer ranked highest, grouped under numbered paper tit
 token budget; the whole abstracts stay with the verifier and the UI.
 
 Selection is round-robin by rank: first each paper's best sentence (papers in order of their best
-sentence), then each paper's second best, and so on, while the budget lasts. Within a paper the
-chosen sentences are shown in abstract order, so the model reads them as the authors wrote them.
-Papers whose best sentence scores far below the best paper's are left out: they only cost tokens.
+sentence), then each paper's contribution sentence ("we propose X ..."), which names the method a
+"which paper" or paraphrased question is after even when its words differ from the question's,
+then each paper's next best, and so on, while the budget lasts. Within a paper the chosen
+sentences are shown in abstract order, so the model reads them as the authors wrote them. Papers
+whose best sentence scores far below the best paper's are left out: they only cost tokens.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +26,21 @@ from rag.models import Passage
 from rag.text import plain_title
 
 #: A paper whose best sentence scores this far below the best paper's is not shown to the model.
-PAPER_MARGIN = 0.35
+PAPER_MARGIN = 0.25
+_CONTRIBUTION = re.compile(
+    r"\b(?:we|this (?:paper|work|study)|in this (?:paper|work))\s+(?:\w+\s+){0,2}?"
+    r"(?:propose|introduce|present|develop|design|describe)s?\b",
+    re.I,
+)
+
+
+def _ranked(sentences: list[ScoredSentence]) -> list[ScoredSentence]:
+    """A paper's sentences in the order they are offered: best, the contribution sentence, the rest."""
+    by_score = sorted(sentences, key=lambda s: -s.score)
+    contribution = next((s for s in sorted(sentences, key=lambda s: s.position) if _CONTRIBUTION.search(s.text)), None)
+    if contribution is None or contribution is by_score[0]:
+        return by_score
+    return [by_score[0], contribution, *(s for s in by_score[1:] if s is not contribution)]
 
 
 @dataclass(frozen=True)
@@ -52,8 +69,7 @@ def select_evidence(
         by_paper.setdefault(s.source, []).append(s)
     if not by_paper:
         return []
-    for sents in by_paper.values():
-        sents.sort(key=lambda s: -s.score)
+    by_paper = {src: _ranked(sents) for src, sents in by_paper.items()}
     top = max(s[0].score for s in by_paper.values())
     order = sorted(
         (src for src, sents in by_paper.items() if sents[0].score >= top - PAPER_MARGIN),
@@ -90,18 +106,10 @@ COMPLETION_STOP = ["\n\n", "\nQuestion:", "\nSources:", "\n["]
 
 
 def fixed_messages() -> list[dict[str, str]]:
-    """System prompt and three worked examples (several papers; which paper, asked in other words;
-    a detail no source gives): identical for every question, so llama.cpp reuses their KV cache and
-    only the sources and the question are evaluated per question."""
-    return [
-        {"role": "system", "content": render("answer_system", no_answer=NO_ANSWER)},
-        {"role": "user", "content": render("example_user")},
-        {"role": "assistant", "content": render("example_assistant")},
-        {"role": "user", "content": render("example_paper_user")},
-        {"role": "assistant", "content": render("example_paper_assistant")},
-        {"role": "user", "content": render("example_decline_user")},
-        {"role": "assistant", "content": render("example_decline_assistant", no_answer=NO_ANSWER)},
-    ]
+    """The system prompt, rules and three worked examples in one message: identical for every
+    question, so llama.cpp reuses its KV cache and only the sources and the question are evaluated
+    per question. (As separate chat turns, the examples' made-up papers leaked into answers.)"""
+    return [{"role": "system", "content": render("answer_system", no_answer=NO_ANSWER)}]
 
 
 def citation_grammar(n_sources: int) -> str:
