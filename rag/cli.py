@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -108,6 +109,9 @@ def ask(
         raise QuestionError(f"bad date filter ({exc}): use YYYY-MM-DD") from None
     if mode not in (None, "hybrid", "dense", "bm25"):
         raise QuestionError(f"unknown retrieval mode '{mode}': use hybrid, dense or bm25")
+    from rag.api import check_k
+
+    check_k(k)  # before the progress display starts, so a bad value is one clean line
     answer = _answer_with_status(question, k=k, filters=filters, mode=mode, answer_mode=answer_mode)
     if as_json:
         print(answer.model_dump_json(indent=2))
@@ -136,17 +140,20 @@ def _answer_with_status(question: str, **kwargs):
 
     final = None
     written = 0
-    with err.status("Searching the abstracts…", spinner="dots") as status:
+    status = err.status("Searching the abstracts…", spinner="dots") if err.is_terminal else nullcontext()
+    with status as shown:
         for item in ask_stream(question, **kwargs):
-            if isinstance(item, Sources):
-                status.update(f"Reading {len(item.passages)} papers…")
-            elif isinstance(item, Preview):
-                status.update("Writing an answer (quoted evidence ready)…")
-            elif isinstance(item, str):
-                written += len(item)
-                status.update(f"Writing an answer… {written} characters, checked once complete")
-            elif isinstance(item, Answer):
+            if isinstance(item, Answer):
                 final = item
+            elif shown is None:
+                continue
+            elif isinstance(item, Sources):
+                shown.update(f"Reading {len(item.passages)} papers…")
+            elif isinstance(item, Preview):
+                shown.update("Writing an answer (quoted evidence ready)…")
+            else:
+                written += len(item)
+                shown.update(f"Writing an answer… {written} characters, checked once complete")
     return final
 
 

@@ -70,6 +70,8 @@ def test_ingest_ask_stats_round_trip(tmp_path):
 # -- hostile input at the command line (issue 10, items 5, 6, 7, 10, 11) ---------------------------
 
 ANSI_SGR = re.compile(r"\x1b\[[0-9;]*m")  # Rich's own styling when the output is a terminal
+# Rich's progress spinner on stderr: hide/show the cursor, move up a line, erase it
+SPINNER = re.compile(r"\x1b\[\?25[lh]|\x1b\[1A|\x1b\[2K")
 
 
 def test_k_outside_its_range_is_refused_with_the_range(monkeypatch, tmp_path):
@@ -172,7 +174,7 @@ def _terminal_cli(monkeypatch, data_dir):
 
 
 def _assert_literal(output: str, expected: str) -> None:
-    shown = ANSI_SGR.sub("", output)  # Rich's own colours are fine
+    shown = SPINNER.sub("", ANSI_SGR.sub("", output))  # Rich's own colours and spinner are fine
     assert "\x1b" not in shown, repr(output[:400])  # no corpus escape, no OSC 8 hyperlink
     assert expected in shown, (expected, shown)
 
@@ -207,14 +209,14 @@ def test_answers_from_an_older_index_cannot_drive_the_terminal(monkeypatch, tmp_
         citations=[Citation(number=1, paper_id="p", title=evil, passage=evil, score=1.0)],
         sources=[Passage(paper_id="p", title=evil, text=evil, score=1.0)],
     )
-    monkeypatch.setattr(rag, "ask", lambda *a, **k: answer)
+    monkeypatch.setattr(rag, "ask_stream", lambda *a, **k: iter([answer]))
     invoke = _terminal_cli(monkeypatch, tmp_path)
     code, output = invoke("ask", "q")
     assert code == 0
     _assert_literal(output, "Evil [2J]8;;http://127.0.0.1:9/xlink]8;; [/bold] [mask] 31medoc")
     assert "\x9b" not in output and "\u202e" not in output
     abstained = answer.model_copy(update={"citations": [], "abstained": True})
-    monkeypatch.setattr(rag, "ask", lambda *a, **k: abstained)
+    monkeypatch.setattr(rag, "ask_stream", lambda *a, **k: iter([abstained]))
     code, output = invoke("ask", "q")
     assert code == 0
     _assert_literal(output, "Closest papers")

@@ -245,7 +245,6 @@ def test_check_question_repairs_or_refuses_every_input(tmp_path):
     from rag.api import check_question
     from rag.conversation import condense
     from rag.lexical import content_stems
-    from rag.retrieval import _bm25_tokens
     from rag.text import count_tokens
 
     s = make_settings(tmp_path)
@@ -260,8 +259,7 @@ def test_check_question_repairs_or_refuses_every_input(tmp_path):
         q.encode("utf-8")
         # everything the question meets before the index is read
         condense(q, None)
-        content_stems(q)
-        _bm25_tokens([q])
+        content_stems(q)  # also the BM25 query terms (rag.retrieval)
         count_tokens(q)
 
     print(f"questions: {_counted(check, question_text)} inputs")
