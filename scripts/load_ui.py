@@ -17,7 +17,8 @@ Sessions ask back to back (no think time unless --think) until --duration ends; 
 running then may finish within --grace; at duration + grace the run stops hard and requests still
 open count as errors ("cut off"). A request is ok when its final chat message is a cited answer or
 the abstention notice; an exception, an error line in the chat, a missing final answer or an answer
-without citations is an error. One warm-up question (model loads) is asked first and not counted.
+without citations is an error. One warm-up question (model loads) is asked first and not counted,
+unless --no-warm-up (then the first questions of all sessions reach a cold server at once).
 
 `--answer-mode llm` uses the local model, which generates one answer at a time (one model per
 process, behind a lock), so latency grows with the number of sessions. Peak RSS is the UI
@@ -476,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, help="serve this existing index instead of ingesting the bundled corpus")
     p.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="questions (JSONL, default eval/gold.jsonl)")
     p.add_argument("--out", type=Path, help="write the summary and every request as JSON here")
+    p.add_argument("--no-warm-up", dest="warm", action="store_false",
+                   help="skip the warm-up question: all sessions' first questions reach a cold server together")
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the finally clauses stop the server
     if args.sessions < 1 or args.duration <= 0:
@@ -488,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     common = dict(sessions=args.sessions, duration=args.duration, grace=grace, answer_mode=args.answer_mode,
-                  k=args.k, think=args.think, dataset=args.dataset)
+                  k=args.k, think=args.think, dataset=args.dataset, warm=args.warm)
     if args.url:
         summary = run_load(args.url, pid=args.pid, **common)
     else:
