@@ -209,11 +209,12 @@ def launch(
 ) -> gr.Blocks:
     """Serve the app; with `block=False` it returns at once and the caller `.close()`s it (tests)."""
     demo = build_app(settings)
-    # Open the store once before Gradio's worker threads can: chromadb's embedded client caches one
-    # system per folder and publishes it before starting it, so first questions answered together
-    # could get an unstarted one. Without this line, 3 of 4 fresh servers failed 1-3 of the first
-    # questions of 4 simultaneous sessions ("internal error: 'RustBindingsAPI' object has no attribute
-    # 'bindings'"); with it, 0 of 9. A missing index is fine here (the page says what to do).
+    # Open the store once before Gradio's worker threads can, so two first questions never initialise
+    # it together. While readers used Chroma's embedded client (before the published view), that raced:
+    # chromadb caches one system per folder and publishes it before starting it. Without this line,
+    # 3 of 4 fresh servers failed 1-3 of the first questions of 4 simultaneous sessions ("internal
+    # error: 'RustBindingsAPI' object has no attribute 'bindings'"); with it, 0 of 9. A missing index
+    # is fine here (the page says what to do).
     Handlers(settings).corpus_state()
     demo.queue(default_concurrency_limit=1)
     demo.launch(
