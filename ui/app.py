@@ -38,10 +38,11 @@ EMPTY_INDEX = (
 )
 # Chat answers run two at a time (all three ways of asking share one "chat" queue); ingests stay one
 # at a time ("ingest"). Measured with scripts/load_ui.py (8 sessions x 30 s, bundled corpus, extractive,
-# three interleaved pairs on a 2-core machine busy with other work): limit 1 -> 2 raised throughput from
-# 51/37/34 to 60/42/47 answers/min and lowered p95 from 9.2/14.1/14.7 to 8.7/12.5/11.2 s: answering
-# one at a time, the UI process used 0.6-0.9 of a core (much of an answer is single-threaded Python),
-# so a second answer has a core to run on. Two also keeps a slow generated answer (the local model
+# interleaved pairs on a 2-core machine busy with other work), limit 1 -> 2: throughput 51/37/34 ->
+# 60/42/47 answers/min and p95 9.2/14.1/14.7 -> 8.7/12.5/11.2 s reading from Chroma; 62/62 -> 72/71
+# answers/min and p95 8.4/8.2 -> 7.7/7.6 s reading from the published view. Answering one at a time,
+# the UI process used 0.6-0.9 of a core (much of an answer is single-threaded Python), so a second
+# answer has a core to run on. Two also keeps a slow generated answer (the local model
 # writes one answer at a time, behind its own lock) from holding every quoted answer in line. More than
 # two competes for the same two cores and raises peak memory (one run at 4: 1570 MB peak RSS; the runs
 # at 1 to 3 peaked at 1080-1430 MB).
