@@ -44,8 +44,8 @@ EMPTY_INDEX = (
 # the UI process used 0.6-0.9 of a core (much of an answer is single-threaded Python), so a second
 # answer has a core to run on. Two also keeps a slow generated answer (the local model
 # writes one answer at a time, behind its own lock) from holding every quoted answer in line. More than
-# two competes for the same two cores and raises peak memory (one run at 4: 1570 MB peak RSS; the runs
-# at 1 to 3 peaked at 1080-1430 MB).
+# two competes for the same two cores and raises peak memory (reading from Chroma, one run at 4: 1570 MB;
+# the runs at 1 to 3 peaked at 1080-1430 MB RSS).
 CHAT_CONCURRENCY = 2
 THEME = gr.themes.Soft(
     primary_hue="blue",
