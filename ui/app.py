@@ -36,6 +36,17 @@ EMPTY_INDEX = (
     "**The index is empty.** Add the bundled abstracts (371 papers, about a minute) with the button, "
     "upload your own files in the **Corpus** tab, or run `rag ingest` in a terminal."
 )
+# Chat answers run two at a time (all three ways of asking share one "chat" queue); ingests stay one
+# at a time ("ingest"). Measured with scripts/load_ui.py (8 sessions x 30 s, bundled corpus, extractive,
+# interleaved pairs on a 2-core machine busy with other work), limit 1 -> 2: throughput 51/37/34 ->
+# 60/42/47 answers/min and p95 9.2/14.1/14.7 -> 8.7/12.5/11.2 s reading from Chroma; 62/62 -> 72/71
+# answers/min and p95 8.4/8.2 -> 7.7/7.6 s reading from the published view. Answering one at a time,
+# the UI process used 0.6-0.9 of a core (much of an answer is single-threaded Python), so a second
+# answer has a core to run on. Two also keeps a slow generated answer (the local model
+# writes one answer at a time, behind its own lock) from holding every quoted answer in line. More than
+# two competes for the same two cores and raises peak memory (reading from Chroma, one run at 4: 1570 MB;
+# the runs at 1 to 3 peaked at 1080-1430 MB RSS).
+CHAT_CONCURRENCY = 2
 THEME = gr.themes.Soft(
     primary_hue="blue",
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -154,11 +165,12 @@ def build_app(settings: Settings) -> gr.Blocks:
         inputs = [pending, messages, turns, chat["k"], chat["mode"], chat["date_from"], chat["date_to"],
                   chat["source_files"], chat["answer_mode"]]
         outputs = [chat["chatbot"], messages, turns, chat["sources_panel"]]
+        answering = {"concurrency_id": "chat", "concurrency_limit": CHAT_CONCURRENCY}
         for trigger in (chat["box"].submit, chat["send"].click):
             taken = trigger(h.take, [chat["box"]], [chat["box"], pending], queue=False)
-            taken.then(h.respond, inputs, outputs)
+            taken.then(h.respond, inputs, outputs, **answering)
         chat["chatbot"].example_select(h.take_example, None, [pending], queue=False).then(
-            h.respond, inputs, outputs
+            h.respond, inputs, outputs, **answering
         )
         chat["new_chat"].click(h.clear, None, outputs, queue=False)
 
@@ -198,6 +210,13 @@ def launch(
 ) -> gr.Blocks:
     """Serve the app; with `block=False` it returns at once and the caller `.close()`s it (tests)."""
     demo = build_app(settings)
+    # Open the store once before Gradio's worker threads can, so two first questions never initialise
+    # it together. While readers used Chroma's embedded client (before the published view), that raced:
+    # chromadb caches one system per folder and publishes it before starting it. Without this line,
+    # 3 of 4 fresh servers failed 1-3 of the first questions of 4 simultaneous sessions ("internal
+    # error: 'RustBindingsAPI' object has no attribute 'bindings'"); with it, 0 of 9. A missing index
+    # is fine here (the page says what to do).
+    Handlers(settings).corpus_state()
     demo.queue(default_concurrency_limit=1)
     demo.launch(
         server_name=host,
