@@ -31,11 +31,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_settings
-from rag.index import Index
 
 pytestmark = pytest.mark.slow
-# True until the store layer's published view (readers no longer open Chroma) is merged
-READS_FROM_CHROMA = not hasattr(Index, "view")
 
 THREADS = 8
 PROCESSES = 3
@@ -122,8 +119,6 @@ def test_ask_from_threads_and_processes_during_an_ingest(small_index, tmp_path):
     gold = [i.question for i in load_dataset(DEFAULT_DATASET)]
     questions = [f"What does the paper '{p.title}' propose?" for p in base[:6]] + gold[:4] + gold[-2:]
 
-    if READS_FROM_CHROMA:
-        rag.stats(settings=settings)  # see the module docstring: the cold-start race has its own test
     stop, go, ingest_done = tmp_path / "stop", threading.Event(), threading.Event()
     env = child_env(data)
     readers = [
@@ -209,8 +204,8 @@ def test_ask_from_threads_and_processes_during_an_ingest(small_index, tmp_path):
     new = {p.title for p in extra}
     probe = extra[3].title
     assert new & {p.title for p in rag.ask(probe, settings=settings, mode="bm25", answer_mode="extractive").sources}
-    if not READS_FROM_CHROMA:  # the published view: a long-running process sees them in every mode
-        assert new & {p.title for p in rag.ask(probe, settings=settings, answer_mode="extractive").sources}
+    # the published view: a long-running process sees them in every mode, hybrid included
+    assert new & {p.title for p in rag.ask(probe, settings=settings, answer_mode="extractive").sources}
     # ... and a fresh process finds a new paper with the default (hybrid) retrieval
     fresh = subprocess.run(
         [sys.executable, "-c", FRESH, str(data), probe],
@@ -220,7 +215,6 @@ def test_ask_from_threads_and_processes_during_an_ingest(small_index, tmp_path):
     assert new & set(json.loads(fresh.stdout)), "a fresh process should retrieve the newly ingested paper"
 
 
-@pytest.mark.xfail(READS_FROM_CHROMA, reason="chromadb's embedded client cache races on first use", strict=False)
 def test_first_asks_from_threads_at_once(small_index, tmp_path):
     """Eight threads ask their first questions together on a store this process has not opened yet."""
     import rag
