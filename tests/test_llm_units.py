@@ -60,7 +60,7 @@ def test_prompt_starts_with_a_fixed_prefix_and_numbers_the_evidence():
     a, b = build_prompt("How fast is alpha?", sources), build_prompt("Other question?", sources[::-1])
     fixed = len(fixed_messages())
     assert a.messages[:fixed] == b.messages[:fixed]  # identical prefix: llama.cpp reuses its KV cache
-    assert [m["role"] for m in a.messages] == ["system", "user"]
+    assert [m["role"] for m in a.messages] == ["system"] + ["user", "assistant"] * 3 + ["user"]
     assert "[1] Paper number 0\nAlpha is fast." in a.messages[-1]["content"]
     assert "[2] Paper number 1\nBeta is slow." in a.messages[-1]["content"]
     assert a.messages[-1]["content"].endswith("Question: How fast is alpha?")

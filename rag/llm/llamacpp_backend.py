@@ -33,13 +33,14 @@ def _close_all() -> None:
 
 
 def default_threads() -> int:
-    """Half the cores, for prompt evaluation as well as generation.
+    """Every core, for prompt evaluation as well as generation.
 
-    Measured on a 2-core machine that was also running other work (scripts/bench_llm.py): one
-    thread gave a 6.3 s time to first token and 22 tokens/s, two threads 18.5 s and 2 tokens/s,
-    because llama.cpp's threads wait for each other at every step when a core is busy elsewhere.
+    Measured on the idle 2-core machine (scripts/bench_llm.py, 10 gold questions, Qwen2.5-Coder-1.5B):
+    first token p50 5.8 s with one thread, 3.3 s with two; complete answer 8.2 s vs 5.7 s. On a
+    machine whose cores are busy with other work, fewer threads are faster (llama.cpp's threads wait
+    for each other at every step): set RAG_LLM__N_THREADS=1 there.
     """
-    return max(1, (os.cpu_count() or 2) // 2)
+    return max(1, os.cpu_count() or 1)
 
 
 def _threads(configured: int | None) -> int:

@@ -22,6 +22,12 @@ FIELDS: dict[str, frozenset[str]] = {
     "answer_completion": frozenset({"sources", "question", "no_answer"}),
     "answer_system": frozenset({"no_answer"}),
     "answer_user": frozenset({"sources", "question"}),
+    "example_user": frozenset(),
+    "example_assistant": frozenset(),
+    "example_paper_user": frozenset(),
+    "example_paper_assistant": frozenset(),
+    "example_decline_user": frozenset(),
+    "example_decline_assistant": frozenset({"no_answer"}),
 }
 
 #: What the prompts tell the model to say when the sources lack the answer; detected afterwards.
