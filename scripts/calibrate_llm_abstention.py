@@ -48,7 +48,7 @@ def main(ext_path: str, llm_path: str) -> int:
     ext = {r["id"]: r for r in load_records(Path(ext_path))}
     llm = {r["id"]: r for r in load_records(Path(llm_path))}
     ids = [i for i in llm if i in ext]
-    lows = [-9.0] + [round(0.30 + 0.02 * i, 2) for i in range(21)]
+    lows = [-9.0] + [round(0.30 + 0.05 * i, 2) for i in range(9)]
     overs = [round(0.60 + 0.05 * i, 2) for i in range(11)] + [9.0]
     rows = []
     for t_low, t_over, unsupported in product(lows, overs, ("abstain", "extractive")):

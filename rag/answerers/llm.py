@@ -7,8 +7,10 @@ Order of events, so the reader is never kept waiting with nothing:
 2. a `Preview`: the verified extractive answer, shown while the model writes.
 3. the model's text, streamed as it is generated (unverified).
 4. the final `Answer`: the generated sentences that pass the verifier (rag.verify), renumbered.
-   The model saying the sources don't answer -> an abstention. Nothing generated survives ->
-   `answer.llm_unsupported` decides: abstain, or fall back to the extractive answer.
+   The model saying the sources don't answer -> an abstention, unless the evidence score is at
+   least `answer.llm_decline_override` (the quoted answer instead, with a notice: the small local
+   model declines answerable questions). Nothing generated survives -> `answer.llm_unsupported`
+   decides: abstain, or fall back to the extractive answer.
 If the model cannot run (missing model part, dead server, timeout) the answer is the extractive
 one, with a notice that says why: the reader still gets cited evidence.
 """
@@ -117,6 +119,13 @@ class LLMAnswerer(Answerer):
                 removed=removed,
                 draft=raw,
             )
+            return
+        if declined and not preview.abstained and draft.confidence >= cfg.llm_decline_override:
+            notice = (
+                "the model found no answer in the evidence it was shown, but the abstracts match the question "
+                "closely: these are their sentences closest to it"
+            )
+            yield fallback(notice, removed, raw)
             return
         if declined or cfg.llm_unsupported == "abstain" or preview.abstained:
             yield finish(text=ABSTAIN_TEXT, abstained=True, mode=backend.name, removed=removed, draft=raw)
