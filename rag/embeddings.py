@@ -29,6 +29,7 @@ import threading
 import uuid
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,26 @@ def bf16_supported() -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
+class QueryCache:
+    """Vectors of the last `_QUERY_CACHE` questions (a question asked again, the UI's follow-ups)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
+        hit = self._items.get(text)
+        if hit is not None:
+            return hit
+        vec = compute(text)
+        vec.setflags(write=False)
+        with self._lock:
+            self._items[text] = vec
+            while len(self._items) > _QUERY_CACHE:
+                self._items.popitem(last=False)
+        return vec
+
+
 class LocalEncoder:
     """A sentence-transformers folder: torch for batches, an exported ONNX graph for short texts."""
 
@@ -102,7 +123,7 @@ class LocalEncoder:
         self._max_len = 256
         self._inputs: list[str] = []
         self._lock = threading.RLock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries = QueryCache()
 
     # -- torch (sentence-transformers) ----------------------------------------------------
     @property
@@ -247,16 +268,7 @@ class LocalEncoder:
         return np.asarray(vecs, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        hit = self._cache.get(text)
-        if hit is not None:
-            return hit
-        vec = self.encode_short([text])[0]
-        vec.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vec
-            while len(self._cache) > _QUERY_CACHE:
-                self._cache.popitem(last=False)
-        return vec
+        return self._queries.get(text, lambda t: self.encode_short([t])[0])
 
 
 class ServerEncoder:
@@ -282,7 +294,7 @@ class ServerEncoder:
         self.concurrency = concurrency
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=2)
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries = QueryCache()
         self._per_token = False  # set once the server is seen returning token vectors
 
     def _request(self, texts: list[str]) -> np.ndarray:
@@ -328,16 +340,7 @@ class ServerEncoder:
         return self.encode_batch(texts)
 
     def encode_query(self, text: str) -> np.ndarray:
-        hit = self._cache.get(text)
-        if hit is not None:
-            return hit
-        vec = self._request([text])[0]
-        vec.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vec
-            while len(self._cache) > _QUERY_CACHE:
-                self._cache.popitem(last=False)
-        return vec
+        return self._queries.get(text, lambda t: self._request([t])[0])
 
 
 def _one_line(exc: BaseException) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +101,47 @@ def qwen15(models_dir) -> Path:
     from rag.llm.gguf import QWEN_15B, ensure_preset
 
     return ensure_preset(QWEN_15B, models_dir)
+
+
+@contextlib.contextmanager
+def llama_server(model: Path, log: Path, *args: str, api_key: str = "none"):
+    """`python -m llama_cpp.server` (the real OpenAI-compatible server) on a free loopback port.
+
+    Yields its /v1 URL once it answers; one thread (the tests run beside it, and more threads
+    than free cores thrash); stopped at the end whatever happens.
+    """
+    import openai
+
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        "--port", str(port), "--n_ctx", "2048", "--api_key", api_key,
+        "--n_threads", "1", "--n_threads_batch", "1", *args,
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    client = openai.OpenAI(base_url=url, api_key=api_key, max_retries=0, timeout=2)
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            try:
+                client.models.list()
+                break
+            except openai.APIConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server did not start in 120 s: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def free_port() -> int:

@@ -8,9 +8,6 @@ the transport: batches, concurrent requests, per-token output pooled, the store 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -25,40 +22,11 @@ pytestmark = pytest.mark.slow  # a real llama.cpp server
 
 @pytest.fixture(scope="module")
 def embedding_server(tmp_path_factory, qwen05):
-    import openai
+    """The real llama.cpp server with --embedding on the packaged 0.5B GGUF; yields its /v1 URL."""
+    from conftest import llama_server
 
-    base = tmp_path_factory.mktemp("emb-server")
-    gguf = qwen05
-    port = free_port()
-    log = base / "server.log"
-    cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-        "--embedding", "true", "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=2)
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                client.models.list()
-                break
-            except openai.APIConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server did not start in 120 s: {log.read_text()[-2000:]}")
-                time.sleep(0.5)
+    with llama_server(qwen05, tmp_path_factory.mktemp("emb-server") / "server.log", "--embedding", "true") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _settings(tmp_path, url: str):

@@ -7,11 +7,8 @@ Kept short (two or three papers, a small answer budget) so the file runs in a fe
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
-import openai
 import pytest
 
 from conftest import make_settings, write_small_corpus
@@ -62,41 +59,11 @@ def injected_index(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def llama_server(qwen05, tmp_path_factory):
-    """`python -m llama_cpp.server` with the packaged 0.5B model on a free port; yields its /v1 URL."""
-    from conftest import free_port
+    """The real OpenAI-compatible server with the packaged 0.5B model and an API key; yields its /v1 URL."""
+    from conftest import llama_server as serve
 
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    threads = "1"  # the tests run beside the server: more threads than free cores thrash
-    cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(qwen05), "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "2048", "--api_key", API_KEY,
-        "--n_threads", threads, "--n_threads_batch", threads,
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    client = openai.OpenAI(base_url=url, api_key=API_KEY, max_retries=0, timeout=2)
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                client.models.list()
-                break
-            except openai.APIConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server did not start in 120 s: {log.read_text()[-2000:]}")
-                time.sleep(0.5)
+    with serve(qwen05, tmp_path_factory.mktemp("llama-server") / "server.log", api_key=API_KEY) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

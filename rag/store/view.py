@@ -53,7 +53,8 @@ def view_root(settings: Settings) -> Path:
     return root / settings.index.collection
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -310,8 +311,8 @@ def publish(
         bm25.index(tokens, show_progress=False)
         bm25.save(tmp / "bm25", show_progress=False)
         for f in (tmp / "bm25").iterdir():
-            _fsync_file(f)
-        _fsync_dir(tmp / "bm25")
+            _fsync(f)
+        _fsync(tmp / "bm25")
 
     meta = dict(
         meta,
@@ -325,15 +326,15 @@ def publish(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     _write_json(tmp / "view.json", meta)
-    _fsync_dir(tmp)
+    _fsync(tmp)
     final = root / f"v{version:06d}-{tmp.name[4:]}"
     os.replace(tmp, final)
     faults.checkpoint("publish")
     pointer_tmp = root / "CURRENT.tmp"
     pointer_tmp.write_text(final.name + "\n")
-    _fsync_file(pointer_tmp)
+    _fsync(pointer_tmp)
     os.replace(pointer_tmp, root / "CURRENT")
-    _fsync_dir(root)
+    _fsync(root)
     faults.checkpoint("publish")
     return View.open(final)
 
@@ -357,14 +358,6 @@ def collect(settings: Settings, keep_previous: int = 1) -> None:
     for p in root.iterdir() if root.is_dir() else []:
         if p.is_dir() and (p.name.startswith("tmp-") or (p.name.startswith("v") and p.name not in keep)):
             shutil.rmtree(p, ignore_errors=True)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_json(path: Path, data: Any) -> None:
