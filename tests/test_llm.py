@@ -131,6 +131,14 @@ def test_injected_instructions_and_forged_citations_change_nothing(embedded):
     assert len(a.citations) <= 3
 
 
+def test_injected_abstract_does_not_steer_the_extractive_answer(injected_index):
+    """The same hostile abstract, answered by quoting: no injected sentence, no forged citation."""
+    a = ask(QUESTION, k=3, settings=injected_index, answer_mode="extractive")
+    assert not a.abstained and "72%" in a.text
+    assert "HACKED" not in a.text and "salamander" not in a.text.lower() and "[9" not in a.text
+    _reverified(a)
+
+
 def test_embedded_backend_reports_its_model_and_context(embedded, qwen15):
     backend = get_backend(embedded)
     assert backend.name == f"llm:llamacpp:{qwen15.name}"

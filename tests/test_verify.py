@@ -135,3 +135,36 @@ def test_sentence_with_no_content_words_is_not_supported():
     src = [Passage(paper_id="p1", title="A Title", text="We propose a method that works well.", score=1.0)]
     for filler in ("The answer is: [1].", "2 [1]."):
         assert not check_sentence(filler, src).supported
+
+
+# -- an abstract's own reference markers (issue 10, item 1) ----------------------------------------
+
+SALAMANDER = Passage(
+    paper_id="s",
+    title="Regrowth Forecasting [2]",
+    text="We study amphibians. Our model forecasts salamander tail regrowth with 88 percent accuracy [3]. "
+    "It also runs on phones [7, 8].",
+    score=1.0,
+)
+OTHER = Passage(paper_id="o", title="Unrelated Paper", text="We study compilers.", score=0.5)
+
+
+def test_corpus_reference_markers_are_neutralised_before_composing_and_verifying():
+    from rag.extractive import ScoredSentence, compose
+    from rag.text import neutralize_refs, split_sentences
+
+    sentences = split_sentences(neutralize_refs(SALAMANDER.text))
+    assert sentences[1] == "Our model forecasts salamander tail regrowth with 88 percent accuracy."
+    chosen = [ScoredSentence(0, i, s, 1.0, 0.0, 1.0, None) for i, s in enumerate(sentences) if i]
+    text = compose(chosen, [SALAMANDER, OTHER])
+    assert "[3]" not in text and "[7" not in text and "Regrowth Forecasting**" in text  # title's [2] gone too
+    v = verify_answer(text, [SALAMANDER, OTHER])
+    assert not v.removed, v.removed  # true sentences are kept, not dropped for a bogus citation
+    assert [c.paper_id for c in v.citations] == ["s"]  # the abstract's [3] never became a citation
+    assert "accuracy [1]." in v.text and "[2]" not in v.text
+
+
+def test_a_generated_sentence_copying_an_abstract_marker_is_checked_against_real_sources():
+    # the model wrote the abstract's "[3]" as if it were a source number: there is no source 3
+    v = verify_answer("Our model forecasts salamander tail regrowth with 88 percent accuracy [3].", [SALAMANDER, OTHER])
+    assert not v.citations and v.removed and "not a listed source" in v.removed[0].reasons[0]
