@@ -97,7 +97,7 @@ K_MIN, K_MAX = 1, 50  # papers per question; the API, CLI and UI refuse anything
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=K_MIN, le=K_MAX, description="Papers returned per question.")
     mode: Literal["hybrid", "dense", "bm25"] = Field(
-        "hybrid", description="hybrid fuses dense and BM25 by reciprocal rank."
+        "hybrid", description="hybrid fuses dense and BM25 rankings (RAG_RETRIEVAL__FUSION); dense or bm25 alone."
     )
     candidates: int = Field(
         100, ge=5, description="Chunks each retriever contributes before fusion (and the z-scores' reference set)."
