@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag import Answer, ask, ask_stream, retrieve
+from rag import Answer, Sources, ask, ask_stream, retrieve
 from rag.errors import IndexMissingError, QuestionError
 from rag.verify import check_sentence
 
@@ -41,11 +41,14 @@ def test_off_topic_question_abstains(full_index):
     assert a.sources  # the closest papers are still shown
 
 
-def test_stream_ends_with_the_answer(full_index):
+def test_extractive_stream_is_sources_then_the_answer(full_index):
+    """The documented order: sources as soon as retrieval is done, the verified answer last; the
+    extractive answerer has no unverified text to stream in between."""
     items = list(ask_stream("What is MTLoRA?", settings=full_index))
-    assert all(isinstance(x, str) for x in items[:-1])
-    assert isinstance(items[-1], Answer)
-    assert "".join(items[:-1]).strip() == items[-1].text.strip()
+    assert [type(x) for x in items] == [Sources, Answer]
+    assert items[0].passages and items[0].seconds <= items[1].timings["total"]
+    assert not items[1].abstained and "MTLoRA" in items[1].text
+    assert {c.paper_id for c in items[1].citations} <= {p.paper_id for p in items[0].passages}
 
 
 @pytest.mark.parametrize("q", ["", "   ", "\n\t"])

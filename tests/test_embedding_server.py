@@ -50,8 +50,10 @@ def test_ingest_and_retrieve_through_the_embedding_server(tmp_path, embedding_se
     assert ingest([corpus], settings=s).added == 5
     st = stats(s)
     assert st.embedding_model == "server:qwen-0.5b" and st.embedding_dim == 896
-    title = json.loads(corpus.read_text().splitlines()[2])["title"]
-    assert title in [p.title for p in retrieve(title, k=2, mode="dense", settings=s)]
+    row = json.loads(corpus.read_text().splitlines()[2])
+    # a causal LM's pooled states only find near-copies: the title and the opening of the abstract
+    hits = retrieve(f"{row['title']}\n\n{row['abstract'][:600]}", k=2, mode="dense", settings=s)
+    assert hits[0].title == row["title"], [p.title for p in hits]
 
 
 def test_dead_embedding_server_is_one_line(tmp_path):

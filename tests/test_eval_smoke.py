@@ -117,7 +117,7 @@ ABSTRACTS = {
 }
 
 
-def test_pubmedqa_pipeline_on_a_tiny_copy(tmp_path, qwen05):
+def test_pubmedqa_pipeline_on_a_tiny_copy(tmp_path, qwen15):
     folder = tmp_path / "pubmedqa"
     folder.mkdir()
     records = {
@@ -132,14 +132,14 @@ def test_pubmedqa_pipeline_on_a_tiny_copy(tmp_path, qwen05):
     s = make_settings(
         tmp_path / "data",
         eval={"pubmedqa_dir": folder},
-        llm={"backend": "llamacpp", "local_model": str(qwen05), "n_ctx": 2048},
+        llm={"backend": "llamacpp", "local_model": str(qwen15), "n_ctx": 2048},
     )
     result = run_pubmedqa(s, accuracy=True, progress=False)
     assert result["index"]["added"] == 4 and result["records"] == 4
     assert Path(result["data_dir"]) == tmp_path / "data" / "pubmedqa"
     for mode in ("hybrid", "bm25", "dense"):
         assert result["retrieval"][mode]["recall@5"] == 1.0, mode
-    acc = result["accuracy"]  # the real 0.5B model, given each question's own abstract
+    acc = result["accuracy"]  # the default 1.5B model (the 0.5B called 101 "no"), given its own abstract
     assert acc["n"] == 4 and acc["unparsed"] == 0 and acc["errors"] == 0, acc["rows"]
     assert acc["majority_in_sample"] == 0.5
     assert acc["accuracy"] == sum(r["pred"] == r["gold"] for r in acc["rows"]) / 4

@@ -80,7 +80,9 @@ def server_settings(small_index, llama_server) -> Settings:
 @pytest.fixture
 def embedded(injected_index, qwen15) -> Settings:
     """The default embedded model (1.5B) over the injected corpus."""
-    return _with(injected_index, llm={**LLM, "backend": "llamacpp", "local_model": str(qwen15)}, answer={"mode": "llm"})
+    # the default answer budget: with 96 tokens the 1.5B can stop before the citation that ends its paragraph
+    llm = {**LLM, "max_tokens": 256, "backend": "llamacpp", "local_model": str(qwen15)}
+    return _with(injected_index, llm=llm, answer={"mode": "llm"})
 
 
 def _reverified(a: Answer) -> None:
