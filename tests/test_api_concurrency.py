@@ -6,15 +6,11 @@ the ingest starts and keep asking, every couple of seconds each, until it has fi
 flight throughout the ingest, its write included. A torn read would show as an exception, an invalid
 Answer, or a source whose title or abstract is not one of the papers'.
 
-A process that opened the store before the ingest sees the new papers' chunks (stats, BM25) but,
-while readers go through Chroma, its dense side keeps the vector index it loaded (Chroma's local
-segment is per process), so hybrid retrieval of a new paper is checked in a fresh process; the store
-layer owns that staleness (its published view, on the `store` branch, fixes it).
-
-While readers open Chroma's embedded client, first asks from several threads at once race chromadb's
-per-folder client cache (it publishes a client system before starting it): "'RustBindingsAPI' object
-has no attribute 'bindings'". The main test therefore opens the store before its threads start on
-that read path, and `test_first_asks_from_threads_at_once` is expected to fail there.
+A process that opened the store before the ingest must see the new papers in every retrieval
+mode, hybrid included (readers answer from the published view and notice a newer one with one
+`stat`), and so must a fresh process. `test_first_asks_from_threads_at_once` covers first asks from
+several threads racing to open a store this process has not opened yet (chromadb's per-folder
+client cache once failed there with "'RustBindingsAPI' object has no attribute 'bindings'").
 """
 
 from __future__ import annotations
