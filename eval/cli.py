@@ -207,7 +207,7 @@ def eval_command(
     ] = False,
     pubmedqa_limit: Annotated[Optional[int], typer.Option(help="Only the first N PubMedQA records.")] = None,
     pubmedqa_sample: Annotated[
-        int, typer.Option(help="Accuracy on the first N test ids (a fixed sample; 500 = the whole test split).")
+        int, typer.Option(help="Accuracy on N test ids (a fixed hash-ordered sample; 500 = the whole test split).")
     ] = 250,
     pubmedqa_context: Annotated[
         str,

@@ -3,8 +3,9 @@
 * Retrieval: the 1,000 expert-labeled abstracts (CONTEXTS joined) go into their own collection
   ("pubmedqa", in <data_dir>/pubmedqa); each question should retrieve its own abstract. Recall@1/@5
   and MRR for hybrid, BM25-only and dense-only.
-* Accuracy: yes/no/maybe on the 500 test ids (or the first `limit` of them, in file order: a fixed
-  sample), answered by the configured LLM (an OpenAI-compatible endpoint, else the embedded
+* Accuracy: yes/no/maybe on the 500 test ids (or a fixed sample of `limit` of them: the ids with
+  the smallest sha1, since the ground-truth file is sorted by label and its first 276 ids are all
+  "yes"), answered by the configured LLM (an OpenAI-compatible endpoint, else the embedded
   llama.cpp model) from the question's own abstract ("gold", the reasoning-required setting) or
   the top retrieved abstracts. Published anchors on that split: majority 55.2%, BioBERT 68.1%,
   single human 78.0% (reasoning-required setting). The sample's own majority rate is reported too.
@@ -14,6 +15,7 @@ The data is never copied into the repository: the abstracts go to a temporary JS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
@@ -138,6 +140,16 @@ def parse_label(reply: str) -> str | None:
     return m.group(1) if m else None
 
 
+def sample_ids(ids: list[str], limit: int | None) -> list[str]:
+    """A fixed sample of `limit` ids, independent of the file's order: the ids with the smallest sha1.
+
+    test_ground_truth.json lists its ids grouped by label (276 "yes" first), so its first N are
+    not a sample at all; a hash order is deterministic and keeps the label mix."""
+    if not limit or limit >= len(ids):
+        return ids
+    return sorted(ids, key=lambda pmid: hashlib.sha1(pmid.encode()).hexdigest())[:limit]
+
+
 def accuracy_eval(
     settings: Settings,
     records: dict[str, dict],
@@ -149,13 +161,13 @@ def accuracy_eval(
     workers: int = 2,
     progress: bool = True,
 ) -> dict:
-    """yes/no/maybe accuracy on the first `limit` test ids with the configured LLM (endpoint or embedded)."""
+    """yes/no/maybe accuracy on `limit` test ids (a fixed sample, see sample_ids) with the configured LLM."""
     from tqdm import tqdm
 
     if context not in ("retrieved", "gold"):
         raise ConfigError(f"unknown PubMedQA context '{context}': use retrieved or gold")
     backend = get_backend(settings)
-    ids = [pmid for pmid in labels if pmid in records][: limit or None]
+    ids = sample_ids([pmid for pmid in labels if pmid in records], limit)
     bar = tqdm(total=len(ids), desc="pubmedqa accuracy", disable=not progress, unit="q", dynamic_ncols=True)
 
     def one(pmid: str) -> dict:

@@ -225,3 +225,17 @@ def test_rag_eval_bad_dataset_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["eval", "--dataset", str(tmp_path / "nope.jsonl"), "--no-ingest"])
     assert result.exit_code == 2
     assert "no dataset at" in result.output
+
+
+def test_pubmedqa_sample_ignores_file_order_and_keeps_the_label_mix():
+    from eval.pubmedqa import sample_ids
+
+    # like test_ground_truth.json: ids grouped by label, every "yes" first
+    labels = {f"{10_000_000 + i}": ("yes" if i < 550 else "no" if i < 890 else "maybe") for i in range(1000)}
+    ids = list(labels)
+    sample = sample_ids(ids, 200)
+    assert len(set(sample)) == 200 and set(sample) <= set(ids)
+    assert sample == sample_ids(list(reversed(ids)), 200), "the sample does not depend on the file's order"
+    share = {lab: sum(labels[i] == lab for i in sample) / 200 for lab in ("yes", "no", "maybe")}
+    assert 0.45 < share["yes"] < 0.65 and 0.25 < share["no"] < 0.45 and share["maybe"] > 0.05, share
+    assert sample_ids(ids, None) == ids and sample_ids(ids, 5000) == ids
