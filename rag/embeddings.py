@@ -103,6 +103,11 @@ class QueryCache:
                 self._items.popitem(last=False)
         return vec
 
+    def clear(self) -> None:
+        """Forget every question (benchmarks time the embedding of each question afresh)."""
+        with self._lock:
+            self._items.clear()
+
 
 class LocalEncoder:
     """A sentence-transformers folder: torch for batches, an exported ONNX graph for short texts."""

@@ -70,7 +70,7 @@ def timed(settings: Settings, questions: list[str], mode: str, filters: Filters 
     from rag.embeddings import get_embedder
 
     retrieve_passages(settings, "warm-up question about attention", 5, filters, mode)
-    get_embedder(settings).encoder._cache.clear()  # every mode embeds its questions afresh
+    get_embedder(settings).encoder._queries.clear()  # every mode embeds its questions afresh
     times = []
     for q in questions:
         t = time.perf_counter()
