@@ -4,8 +4,8 @@
 # Re-runs are instant unless pyproject.toml or this script changed.
 #
 # The slow part is compiling llama-cpp-python (no wheel exists). It starts first, in the
-# background, building only what the Python package loads (libllama and ggml: no multimodal
-# library, tools or examples), while pip downloads and installs everything else.
+# background, building only the libraries its install step copies (libllama, llama-common and
+# ggml: no multimodal library, tools or examples), while pip installs everything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${RAG_VENV:-.venv}
@@ -33,7 +33,7 @@ if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null && ! ls "$wheels"/llam
   # The default (native) llama.cpp build segfaults on CPUs with AMX: pin the ISA explicitly.
   export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
   pip wheel -q --no-deps -w "$wheels" "$LLAMA_CPP" \
-    --config-settings=build.targets="llama;ggml;ggml-base;ggml-cpu" >"$VENV/llama-build.log" 2>&1 &
+    --config-settings=build.targets="llama;llama-common;ggml;ggml-base;ggml-cpu" >"$VENV/llama-build.log" 2>&1 &
   build=$!
 else
   build=""
