@@ -6,6 +6,7 @@ Screenshots go to test-artifacts/ for a human look.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,19 @@ pytestmark = [
 ]
 
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+@contextlib.contextmanager
+def served(settings, **launch_args) -> Iterator[str]:
+    """The app for `settings` on a free loopback port; yields its base URL and closes it afterwards."""
+    from ui.app import launch
+
+    port = free_port()
+    demo = launch(settings, "127.0.0.1", port, block=False, quiet=True, **launch_args)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,17 +52,10 @@ ANSWER_TIMEOUT = 90_000  # ms; the first answer loads the embedding model in the
 @pytest.fixture(scope="module")
 def ui_url(small_index, tmp_path_factory) -> Iterator[str]:
     """The app on a free loopback port, serving a private copy of the small index."""
-    from ui.app import launch
-
     data = tmp_path_factory.mktemp("ui-index") / "data"
     shutil.copytree(small_index.data_dir, data)
-    settings = make_settings(data)
-    port = free_port()
-    demo = launch(settings, "127.0.0.1", port, block=False, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with served(make_settings(data)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +212,6 @@ def tracker():
 def hostile_ui_url(small_index, tracker, tmp_path_factory) -> Iterator[str]:
     """The app over the small index plus three papers whose titles and abstracts carry live-looking markup."""
     from rag import ingest
-    from ui.app import launch
 
     track, _ = tracker
     rows = [
@@ -237,12 +243,8 @@ def hostile_ui_url(small_index, tracker, tmp_path_factory) -> Iterator[str]:
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
     settings = make_settings(data)
     assert ingest([corpus], settings=settings).added == 3
-    port = free_port()
-    demo = launch(settings, "127.0.0.1", port, block=False, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with served(settings) as url:
+        yield url
 
 
 def test_corpus_markup_stays_text_in_the_browser(browser_context, hostile_ui_url, tracker):
@@ -296,13 +298,9 @@ def test_login_is_enforced_when_configured(small_index, tmp_path):
     import urllib.error
     import urllib.request
 
-    from ui.app import launch
-
     settings = make_settings(tmp_path / "data", ui={"username": "ana", "password": "pw-secret-9"})
-    port = free_port()
-    demo = launch(settings, "127.0.0.1", port, auth=("ana", "pw-secret-9"), block=False, quiet=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with served(settings, auth=("ana", "pw-secret-9")) as url:
+        base = url.rstrip("/")
         for path in ("/config", "/gradio_api/info"):
             with pytest.raises(urllib.error.HTTPError) as err:
                 urllib.request.urlopen(base + path, timeout=10)
@@ -312,5 +310,3 @@ def test_login_is_enforced_when_configured(small_index, tmp_path):
         login = urllib.request.Request(base + "/login", data=b"username=ana&password=pw-secret-9", method="POST")
         with urllib.request.urlopen(login, timeout=10) as r:
             assert r.status == 200
-    finally:
-        demo.close()
