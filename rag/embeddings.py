@@ -1,7 +1,7 @@
 """Embedding models: the packaged MiniLM (or any local sentence-transformers folder) on CPU, or an API.
 
 The local model runs on two engines, chosen by measurement (2-core AMD EPYC with AVX-512 BF16, a
-busy machine shared with other jobs; /tmp timings, `scripts/measure_embeddings.py`):
+busy machine shared with other jobs):
 
 * questions and other short runtime texts: ONNX Runtime, fp32, one intra-op thread. The model is
   exported once (torch.onnx.export of the whole sentence-transformers pipeline: transformer, mean
@@ -11,11 +11,14 @@ busy machine shared with other jobs; /tmp timings, `scripts/measure_embeddings.p
   threads when the other core is busy (torch spins its threads); cosine to today's vectors >= 0.99999.
   int8 dynamic quantisation was faster but moved vectors too far (cosine 0.945 whole-graph,
   0.990 per-channel MatMul only; the bar is 0.999), so it is not used.
-* ingest batches: sentence-transformers under torch bf16 autocast where the CPU has AVX-512 BF16 or
-  AMX (fp32 elsewhere), texts sorted by length so batches carry little padding: 4.7 vs 8.9 CPU-s for
-  96 chunks in fp32 torch (ONNX Runtime fp32 took 11.2), cosine to fp32 vectors >= 0.99997.
-  All cores by default (RAG_EMBEDDING__THREADS), with OpenMP threads that sleep instead of spinning
-  while they wait (OMP_WAIT_POLICY=PASSIVE, below).
+* ingest batches: the folder run on `transformers` directly (rag.meanpool: importing
+  sentence-transformers cost 6 s of a cold ingest), bf16 weights where the CPU has AVX-512 BF16 or AMX
+  (fp32 elsewhere; cosine to fp32 vectors >= 0.9999), texts sorted by length so batches carry little
+  padding, and batches run in parallel, one torch thread each, one worker per core
+  (RAG_EMBEDDING__THREADS): the bundled corpus's 577 chunks took 10.6-11.4 s that way vs 13.0-13.6 s one
+  batch at a time on 2 threads and 22.0 s on one (idle, `scripts/measure_embeddings.py`). OpenMP
+  threads sleep instead of spinning while they wait (OMP_WAIT_POLICY=PASSIVE, below). Folders that are
+  not plain mean pooling stay on sentence-transformers (bf16 autocast).
 
 A small LRU keeps the vectors of recent questions (the UI re-asks, the eval repeats).
 """
@@ -30,6 +33,7 @@ import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.errors import ConfigError, ModelUnavailableError
+from rag.meanpool import MeanPoolModel, is_mean_pooling, max_seq_length
 from rag.settings import Settings
 
 # torch's OpenMP threads spin while waiting for work; on a 2-core machine shared with anything else that
@@ -123,6 +128,7 @@ class LocalEncoder:
         self.precision = precision
         self.use_onnx = onnx
         self._st: Any = None
+        self._models: dict[Any, MeanPoolModel] = {}
         self._session: Any = None
         self._tokenizer: Any = None
         self._max_len = 256
@@ -130,9 +136,10 @@ class LocalEncoder:
         self._lock = threading.RLock()
         self._queries = QueryCache()
 
-    # -- torch (sentence-transformers) ----------------------------------------------------
+    # -- torch ------------------------------------------------------------------------------
     @property
     def st(self) -> Any:
+        """sentence-transformers, for folders that are not plain mean pooling (see rag.meanpool)."""
         with self._lock:
             if self._st is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
@@ -145,10 +152,49 @@ class LocalEncoder:
     def _bf16(self) -> bool:
         return self.precision == "bf16" or (self.precision == "auto" and bf16_supported())
 
+    def _mean_pool(self, fp32: bool) -> MeanPoolModel | None:
+        """The folder on plain transformers (None if it is not mean pooling): bf16 weights for batches where
+        native, fp32 for export and the fallback."""
+        if not is_mean_pooling(self.path):
+            return None
+        import torch
+
+        dtype = torch.float32 if fp32 or not self._bf16() else torch.bfloat16
+        with self._lock:
+            model = self._models.get(dtype)
+            if model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                model = self._models[dtype] = MeanPoolModel(self.path, dtype)
+            return model
+
     def encode_batch(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors for many texts (ingest): torch, bf16 where native, sorted by length."""
+        """Unit vectors for many texts (ingest): bf16 weights where native, sorted by length, batches in
+        parallel on one torch thread each (10.6 s vs 13.0 s for the bundled corpus's 577 chunks with one
+        batch at a time on 2 threads, 2-core EPYC, idle)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        import torch
+
+        model = self._mean_pool(fp32=False)
+        if model is None:
+            return self._st_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
+        previous = torch.get_num_threads()
+        workers = max(1, min(self.threads, len(batches)))
+        torch.set_num_threads(1 if workers > 1 else self.threads)
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
+                parts = list(pool.map(lambda idx: model.encode([texts[i] for i in idx]), batches))
+        finally:
+            torch.set_num_threads(previous)
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        for idx, vecs in zip(batches, parts):
+            out[idx] = vecs
+        return out
+
+    def _st_batch(self, texts: list[str]) -> np.ndarray:
         import torch
 
         st = self.st
@@ -186,19 +232,26 @@ class LocalEncoder:
         """Export the whole pipeline (transformer, pooling, normalisation) once; atomic rename."""
         import torch
 
-        st = self.st
-        features = st.tokenizer(
+        lean = self._mean_pool(fp32=True)
+        tokenizer = lean.tokenizer if lean is not None else self.st.tokenizer
+        features = tokenizer(
             ["an example question", "a second, slightly longer example sentence"], padding=True, return_tensors="pt"
         )
         names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features]
+        if lean is not None:
+            module = lean.export_module()
+        else:
+            st = self.st
 
-        class Pipeline(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
+            class Pipeline(torch.nn.Module):
+                def __init__(self, model):
+                    super().__init__()
+                    self.model = model
 
-            def forward(self, *inputs):
-                return self.model(dict(zip(names, inputs)))["sentence_embedding"]
+                def forward(self, *inputs):
+                    return self.model(dict(zip(names, inputs)))["sentence_embedding"]
+
+            module = Pipeline(st).eval()
 
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -206,7 +259,7 @@ class LocalEncoder:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about shapes: the axes are declared dynamic
                 torch.onnx.export(
-                    Pipeline(st).eval(),
+                    module,
                     tuple(features[k] for k in names),
                     str(tmp),
                     input_names=names,
@@ -241,7 +294,7 @@ class LocalEncoder:
                 so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # do not burn the other core
                 session = ort.InferenceSession(str(target), so, providers=["CPUExecutionProvider"])
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-                self._max_len = _max_seq_length(self.path)
+                self._max_len = max_seq_length(self.path)
                 self._inputs = [i.name for i in session.get_inputs()]
                 self._session = session
             except (OSError, RuntimeError, ValueError, ImportError) as exc:
@@ -260,6 +313,9 @@ class LocalEncoder:
         return np.asarray(out, dtype=np.float32)
 
     def _torch_fp32(self, texts: list[str]) -> np.ndarray:
+        lean = self._mean_pool(fp32=True)
+        if lean is not None:
+            return lean.encode(texts)
         import torch
 
         with torch.inference_mode():
@@ -351,15 +407,6 @@ class ServerEncoder:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _max_seq_length(path: Path) -> int:
-    import json
-
-    try:
-        return int(json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"])
-    except (OSError, ValueError, KeyError):
-        return 256
 
 
 class EncoderEmbedding(BaseEmbedding):

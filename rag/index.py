@@ -449,16 +449,16 @@ class Index:
                     ch.vectors[j] = np.asarray(found[ch.ids[j]], dtype=np.float32)
         todo = sorted((s for s in slots if s[0].vectors[s[1]] is None), key=lambda s: len(s[0].embed_texts[s[1]]))
         done = {id(s) for s in todo}
-        bar = tqdm(total=len(todo), desc="Embedding", unit="chunk", disable=not progress or not todo)
-        for b in range(0, len(todo), step):
-            batch = todo[b : b + step]
-            vectors = embed_texts(self.settings, [ch.embed_texts[j] for ch, j in batch])
-            for (ch, j), vec in zip(batch, vectors):
-                ch.vectors[j] = np.asarray(vec, dtype=np.float32)
-            faults.checkpoint("embed")
-            self._upsert(col, batch)
-            bar.update(len(batch))
-        bar.close()
+        # closed on errors too, so an error message starts on a line of its own
+        with tqdm(total=len(todo), desc="Embedding", unit="chunk", disable=not progress or not todo) as bar:
+            for b in range(0, len(todo), step):
+                batch = todo[b : b + step]
+                vectors = embed_texts(self.settings, [ch.embed_texts[j] for ch, j in batch])
+                for (ch, j), vec in zip(batch, vectors):
+                    ch.vectors[j] = np.asarray(vec, dtype=np.float32)
+                faults.checkpoint("embed")
+                self._upsert(col, batch)
+                bar.update(len(batch))
         rest = [s for s in slots if id(s) not in done]
         for b in range(0, len(rest), step):
             self._upsert(col, rest[b : b + step])

@@ -63,3 +63,51 @@ def test_zscore_fusion_lets_a_standout_hit_beat_middling_agreement():
     assert set(fused) == {1, 2, 3, 4, 5, 6, 7}
     only_dense = zscore_fusion(dense, [], dense_all, None, 0.5)
     assert max(only_dense, key=only_dense.get) == 1
+
+
+def test_mean_pooling_folders_are_recognised_and_others_are_not(tmp_path):
+    import json
+    import shutil
+
+    from rag.embeddings import _local_model_path
+    from rag.meanpool import is_mean_pooling
+
+    src = _local_model_path("all-MiniLM-L6-v2")
+    assert is_mean_pooling(src)
+    cls = tmp_path / "cls"
+    shutil.copytree(src, cls)
+    cfg = json.loads((cls / "1_Pooling" / "config.json").read_text())
+    cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (cls / "1_Pooling" / "config.json").write_text(json.dumps(cfg))
+    assert not is_mean_pooling(cls)
+    dense = tmp_path / "dense"
+    shutil.copytree(src, dense)
+    modules = json.loads((dense / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (dense / "modules.json").write_text(json.dumps(modules))
+    assert not is_mean_pooling(dense)
+    (tmp_path / "broken").mkdir()
+    assert not is_mean_pooling(tmp_path / "broken")
+
+
+@pytest.mark.slow
+def test_a_cls_pooling_folder_stays_on_sentence_transformers(tmp_path):
+    import json
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    from rag.embeddings import LocalEncoder, _local_model_path
+
+    folder = tmp_path / "cls"
+    shutil.copytree(_local_model_path("all-MiniLM-L6-v2"), folder)
+    cfg = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(cfg))
+    encoder = LocalEncoder(folder, None, 8, 1, "fp32", onnx=False)
+    got = encoder.encode_batch([CHUNK, QUESTIONS[0]])
+    assert encoder._st is not None and not encoder._models
+    ref = SentenceTransformer(str(folder), device="cpu").encode([CHUNK, QUESTIONS[0]], normalize_embeddings=True)
+    assert (got * ref).sum(axis=1).min() >= 0.9999
+    mean = LocalEncoder(_local_model_path("all-MiniLM-L6-v2"), None, 8, 1, "fp32", onnx=False)
+    assert (mean.encode_batch([CHUNK])[0] @ got[0]) < 0.999, "CLS pooling really is a different vector"
