@@ -170,11 +170,22 @@ class Index:
                     )
             except Exception as exc:  # chromadb and httpx raise many types; all mean "store unusable"
                 self._client = None
+                if (code := _refused(exc)) is not None:
+                    raise StoreError(self._refusal(code)) from exc
                 raise StoreError(
                     f"cannot open the Chroma store at {self.settings.store_location} ({_brief(exc)}); "
                     "check RAG_DATA_DIR or start the server with `chroma run`"
                 ) from exc
         return self._client
+
+    def _refusal(self, code: int) -> str:
+        ix = self.settings.index
+        sent = "no token was sent" if ix.chroma_token is None else f"the token was sent as {ix.chroma_token_header}"
+        return (
+            f"the Chroma server at {self.settings.store_location} refused the request (HTTP {code}; {sent}): "
+            "set RAG_INDEX__CHROMA_TOKEN to its token and RAG_INDEX__CHROMA_TOKEN_HEADER to the header it "
+            "expects (Authorization or X-Chroma-Token)"
+        )
 
     @contextmanager
     def _chroma(self, what: str) -> Iterator[None]:
@@ -184,6 +195,8 @@ class Index:
         except (StoreError, IndexMissingError, EmbeddingMismatchError):
             raise
         except Exception as exc:  # chromadb raises ChromaError, httpx, ValueError, RuntimeError, OSError...
+            if (code := _refused(exc)) is not None:
+                raise StoreError(f"{self._refusal(code)}; nothing published was lost") from exc
             raise StoreError(
                 f"Chroma store at {self.settings.store_location} failed while {what} ({_brief(exc)}); "
                 "nothing published was lost: fix the store (is `chroma run` up? disk full?) and run "
@@ -553,6 +566,31 @@ def _write(fn, root: Path):
             f"cannot write the index at {root} ({exc.strerror or exc}): free disk space or fix permissions, "
             "then run `rag ingest` again; the previously published index is still in use"
         ) from exc
+
+
+def _refused(exc: BaseException) -> int | None:
+    """401/403 if the server (or a gateway in front of it) refused our credentials, else None.
+
+    chromadb raises its own auth errors for Chroma's JSON bodies, and a bare Exception(response text)
+    for anyone else's (nginx, a cloud gateway) raised while handling httpx's HTTPStatusError: the
+    status survives only in the exception chain.
+    """
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, AuthorizationError):
+            return 401
+        if isinstance(e, ChromaAuthError):
+            return 403
+        response = getattr(e, "response", None)
+        status = getattr(response, "status_code", None)
+        if status in (401, 403):
+            return int(status)
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _brief(exc: BaseException) -> str:

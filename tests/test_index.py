@@ -139,3 +139,90 @@ def test_https_to_a_plain_http_server_is_one_clear_line(tmp_path, chroma_server)
     with pytest.raises(StoreError, match=f"cannot open the Chroma store at https://127.0.0.1:{chroma_server}") as err:
         ingest([write_small_corpus(tmp_path / "c", n=1)], settings=s)
     assert "\n" not in str(err.value)
+
+
+class _TokenGate:
+    """A reverse proxy that refuses requests without the right token, in front of a real `chroma run`.
+
+    Why a proxy: chromadb 1.x's server (`chroma run`) accepts the client's token settings but does
+    not check them (chroma-core/chroma#4965, auth is a no-op in its Rust frontend), so the enforcing
+    part is what a deployment puts in front of it (nginx, Caddy, a cloud gateway). This one is a
+    few lines of http.server: it checks the header and forwards everything else unchanged.
+    """
+
+    def __init__(self, upstream: int, header: str, token: str):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        gate = self
+        self.allowed = self.refused = 0
+        expected = f"Bearer {token}" if header == "Authorization" else token
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _forward(self):
+                if self.headers.get(header) != expected:
+                    gate.refused += 1
+                    body = b'{"error":"Unauthorized"}'
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                gate.allowed += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("header", ["Authorization", "X-Chroma-Token"])
+def test_token_auth_against_an_enforcing_gateway(tmp_path, chroma_server, header):
+    gate = _TokenGate(chroma_server, header, "s3cret-token")
+    try:
+        where = {"chroma_host": "127.0.0.1", "chroma_port": gate.port, "chroma_token_header": header}
+        s = make_settings(tmp_path / "d", index={**where, "chroma_token": "s3cret-token"})
+        corpus = write_small_corpus(tmp_path / "c", n=4)
+        assert ingest([corpus], settings=s).added == 4
+        assert stats(s).papers == 4
+        assert gate.allowed > 0 and gate.refused == 0
+
+        more = write_small_corpus(tmp_path / "more", n=6)  # two new papers: ingest must write to the server
+        for token in ("wrong-token", None):
+            bad = make_settings(tmp_path / "d", index={**where, "chroma_token": token})
+            with pytest.raises(StoreError) as err:
+                ingest([more], settings=bad)
+            msg = str(err.value)
+            assert "\n" not in msg and "refused" in msg and "RAG_INDEX__CHROMA_TOKEN" in msg, msg
+            assert "wrong-token" not in msg  # the secret is never echoed
+        assert gate.refused >= 2
+        assert stats(s).papers == 4  # nothing was lost by the refused attempts
+        assert ingest([more], settings=s).added == 2
+    finally:
+        gate.close()
