@@ -1,0 +1,144 @@
+"""Retrieval variants scored offline on a published view: which change to fusion would help?
+
+    python scripts/retrieval_variants.py --data /tmp/x --set eval/gold.jsonl --variants base,prf1,w0.4
+    python scripts/retrieval_variants.py --data /tmp/x --pubmedqa    # after measure_retrieval.py --pubmedqa
+
+Each variant re-implements one change on top of today's hybrid retrieval (rag.retrieval: dense +
+BM25, z-score fusion, best chunk per paper) so it can be compared without re-ingesting:
+
+* ``w<x>``      dense weight x in the z-score fusion (today 0.5);
+* ``prf<a>``    dense pseudo-relevance feedback: the question vector plus a times the mean vector of
+                the three best fused chunks, then a second dense pass and fusion;
+* ``strip``     the dense side embeds the question without "Which papers ..." framing and its
+                trailing "and what/how ..." clause;
+* ``title<g>``  adds g times the z-scored cosine of the question to each paper's title vector.
+
+Prints paper-level recall@5 (and recall@1) overall and per question type. Decide on the tuning set
+(eval/gold.jsonl); confirm on the held-out set and PubMedQA before changing a default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from measure_retrieval import load_items  # noqa: E402
+
+from rag.embeddings import embed_query, embed_texts  # noqa: E402
+from rag.index import Index  # noqa: E402
+from rag.retrieval import _bm25_scores, _ranking, zscore_fusion  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+FRAME = re.compile(r"^(which|what)\s+(papers?|studies|works|surveys)\s+", re.I)
+TAIL = re.compile(r",?\s+(and|&)\s+(what|how|which|where|why)\b[^?]*\?*$", re.I)
+
+
+def parse(name: str) -> dict:
+    if name == "base":
+        return {}
+    if name == "strip":
+        return {"strip": True}
+    for key in ("prf", "title", "w"):
+        if name.startswith(key):
+            return {key: float(name[len(key) :])}
+    raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
+
+
+class Scorer:
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.view = Index(settings).view()
+        self.V = np.asarray(self.view.vectors)
+        self.cp = np.asarray(self.view.chunk_paper)
+        n = self.view.n_papers
+        recs = [self.view.paper_record(i) for i in range(n)]
+        self.pids = [r["paper_id"] for r in recs]
+        self.titles = None
+        self._recs = recs
+
+    def _fuse(self, qv, b, lex, w):
+        d = self.V @ qv
+        f = zscore_fusion(_ranking(d, 100, -np.inf), lex, d, b, w)
+        chunk = np.full(len(self.cp), -np.inf)
+        rows = np.fromiter(f, dtype=np.int64)
+        chunk[rows] = [f[r] for r in rows]
+        return chunk, rows
+
+    def top(self, question: str, kw: dict, k: int = 5) -> list[str]:
+        qd = (TAIL.sub("", FRAME.sub("", question)) or question) if kw.get("strip") else question
+        qv = np.asarray(embed_query(self.s, qd), dtype=np.float32)
+        qv /= np.linalg.norm(qv)
+        b = _bm25_scores(self.view, question, None)
+        lex = _ranking(b, 100, 0.0)
+        w = kw.get("w", self.s.retrieval.dense_weight)
+        chunk, rows = self._fuse(qv, b, lex, w)
+        if kw.get("prf"):
+            best = rows[np.argsort(-chunk[rows])[:3]]
+            q2 = qv + kw["prf"] * self.V[best].mean(axis=0)
+            chunk, _ = self._fuse(q2 / np.linalg.norm(q2), b, lex, w)
+        papers = np.full(len(self.pids), -np.inf)
+        np.maximum.at(papers, self.cp, chunk)
+        if kw.get("title"):
+            if self.titles is None:
+                self.titles = embed_texts(self.s, [r["title"] for r in self._recs])
+            ts = self.titles @ qv
+            ref = np.sort(ts)[-100:]
+            papers = np.where(np.isfinite(papers), papers, -10) + kw["title"] * (ts - ref.mean()) / max(ref.std(), 1e-9)
+        return [self.pids[i] for i in np.argsort(-papers)[:k]]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--set", type=Path, action="append", default=[])
+    ap.add_argument("--pubmedqa", action="store_true", help="PubMedQA's 1,000 questions on its own index")
+    ap.add_argument("--variants", default="base,w0.4,w0.6,strip,prf1,title0.3")
+    args = ap.parse_args()
+    s = Settings(data_dir=args.data)
+    sets = [(p.name, load_items(p)) for p in args.set]
+    if args.pubmedqa:
+        from eval.pubmedqa import data_dir, index_settings, load, title_for
+        from rag.corpus.records import paper_id_for
+
+        records, _ = load(data_dir(s))
+        s = index_settings(s)
+        items = [{"question": r["QUESTION"], "gold": [paper_id_for(title_for(p))]} for p, r in records.items()]
+        sets = [("pubmedqa", items)]
+    scorer = Scorer(s)
+    for set_name, items in sets:
+        for name in args.variants.split(","):
+            kw = parse(name)
+            r5 = r1 = 0.0
+            by_type: dict[str, list[float]] = {}
+            for it in items:
+                got = scorer.top(it["question"], kw)
+                gold = set(it["gold"])
+                r = len(set(got) & gold) / len(gold)
+                r5 += r
+                r1 += got[0] in gold
+                by_type.setdefault(it.get("type") or "-", []).append(r)
+            print(
+                json.dumps(
+                    {
+                        "set": set_name,
+                        "variant": name,
+                        "recall@5": round(r5 / len(items), 4),
+                        "recall@1": round(r1 / len(items), 4),
+                        "by_type": {t: round(sum(v) / len(v), 3) for t, v in by_type.items()},
+                    }
+                ),
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
