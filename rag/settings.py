@@ -149,6 +149,11 @@ class AnswerSettings(BaseModel):
         description="LLM mode, when no generated sentence passes verification: abstain, or give the "
         "extractive answer (marked extractive-fallback).",
     )
+    llm_attribute: bool = Field(
+        False,
+        description="LLM mode: an uncited generated sentence gets the citation of the next (else previous) "
+        "cited sentence of its paragraph when the verification gate finds that source supports it.",
+    )
     llm_grammar: bool = Field(
         False,
         description="Constrain the local model with a grammar so that every sentence ends with a citation "

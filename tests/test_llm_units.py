@@ -405,3 +405,30 @@ def test_eval_endpoint_repr_and_errors_hide_the_judge_key(tmp_path, fault_server
     with pytest.raises(LLMError) as err:
         ChatClient(endpoint).complete([{"role": "user", "content": "hi"}])
     assert "judge-k-1" not in str(err.value) and "***" in str(err.value)
+
+
+def test_uncited_sentences_get_a_neighbours_citation_only_where_that_source_supports_them():
+    from rag.llm.postprocess import attribute_uncited
+    from rag.verify import verify_answer
+
+    a = Passage(
+        paper_id="a",
+        title="Fast kernels for linear attention",
+        text="We write fused GPU kernels for linear attention. They run 3.1 times faster than FlashAttention-2 "
+        "on sequences of 16k tokens. Memory traffic, not arithmetic, limits the speed.",
+        score=1.0,
+    )
+    b = Passage(paper_id="b", title="Sparse mixtures", text="Experts are routed sparsely to save compute.", score=0.5)
+    text = (
+        "Fused GPU kernels make linear attention fast. They run 3.1 times faster than FlashAttention-2 [1]. "
+        "Quantum gravity explains black holes.\n\nExperts are routed sparsely [2]. Memory traffic limits the speed."
+    )
+    out, given = attribute_uncited(text, [a, b], 0.8)
+    assert given == 1
+    first, second = out.split("\n\n")
+    assert first.startswith("Fused GPU kernels make linear attention fast [1].")  # the next citation, supported
+    assert first.endswith("Quantum gravity explains black holes.")  # no neighbour supports it: left uncited
+    assert second == "Experts are routed sparsely [2]. Memory traffic limits the speed."  # [2] does not say it
+    checked = verify_answer(out, [a, b], min_support=0.8)
+    assert "Quantum gravity" not in checked.text and "linear attention fast [1]" in checked.text
+    assert attribute_uncited("A is fast [1].", [a], 0.8) == ("A is fast [1].", 0)

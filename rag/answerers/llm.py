@@ -28,7 +28,7 @@ from rag.extractive import Draft
 from rag.llm import ContextOverflowError, LLMBackend, backend_kind, get_backend
 from rag.llm.evidence import EvidenceSource, build_prompt, select_evidence
 from rag.llm.gguf import model_label
-from rag.llm.postprocess import pre_gate
+from rag.llm.postprocess import attribute_uncited, pre_gate
 from rag.llm.stops import StopFilter
 from rag.models import ABSTAIN_TEXT, Answer, Passage, Preview
 from rag.verify import answer_from, verify_answer
@@ -106,6 +106,8 @@ class LLMAnswerer(Answerer):
         raw = "".join(parts)
         cited = [s.passage for s in sources]
         text, removed, declined = pre_gate(raw, cited)
+        if text and cfg.llm_attribute:
+            text, _ = attribute_uncited(text, cited, cfg.llm_min_support)
         checked = verify_answer(text, cited, min_support=cfg.llm_min_support) if text else None
         if checked is not None:
             removed += checked.removed
