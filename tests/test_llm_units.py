@@ -103,8 +103,11 @@ def test_server_side_overflow_is_retried_with_less_evidence(tmp_path):
 
     s = make_settings(tmp_path, answer={"evidence_tokens": 400}, llm={"max_tokens": 32})
     ps = [passage(i, 60) for i in range(5)]
-    sents = [scored(i, j, f"Sentence {j} of paper {i} says {' '.join(WORDS)}.", 1 - 0.01 * j) for i in range(5)
-             for j in range(3)]
+    sents = [
+        scored(i, j, f"Sentence {j} of paper {i} says {' '.join(WORDS)}.", 1 - 0.01 * j)
+        for i in range(5)
+        for j in range(3)
+    ]
     backend = OverflowingBackend()
     timings: dict[str, float] = {}
     out = list(LLMAnswerer(s)._generate("q?", Draft("", 1.0, False, "", sents), ps, backend, timings, 0.0))
@@ -223,14 +226,19 @@ def fault_server():
             state["auth"] = self.headers.get("authorization", "")
             mode = state["mode"]
             if self.path.endswith("/chat/completions"):
-                chunk = '{"id":"x","object":"chat.completion.chunk","created":1,"model":"m",' \
-                        '"choices":[{"index":0,"delta":{"content":%s},"finish_reason":%s}]}'
+                chunk = (
+                    '{"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+                    '"choices":[{"index":0,"delta":{"content":%s},"finish_reason":%s}]}'
+                )
             else:
-                chunk = '{"id":"x","object":"text_completion","created":1,"model":"m",' \
-                        '"choices":[{"index":0,"text":%s,"finish_reason":%s}]}'
+                chunk = (
+                    '{"id":"x","object":"text_completion","created":1,"model":"m",'
+                    '"choices":[{"index":0,"text":%s,"finish_reason":%s}]}'
+                )
             if mode == "500":
-                self._send(500, b'{"error": {"message": "boom: internal failure", "type": "server_error"}}',
-                           "application/json")
+                self._send(
+                    500, b'{"error": {"message": "boom: internal failure", "type": "server_error"}}', "application/json"
+                )
             elif mode == "echo-key":
                 msg = json.dumps({"error": {"message": f"bad token {state['auth']}", "type": "server_error"}})
                 self._send(503, msg.encode(), "application/json")
@@ -297,7 +305,6 @@ def _backend(tmp_path, url: str, **llm) -> OpenAIBackend:
 def _fails(backend: OpenAIBackend) -> tuple[str, float]:
     import time
 
-
     t = time.monotonic()
     with pytest.raises(LLMError) as err:
         backend.complete(TINY, 8)
@@ -323,7 +330,6 @@ def test_silent_server_fails_within_the_whole_timeout(tmp_path, fault_server, mo
 def test_stream_that_never_finishes_is_cut_at_the_timeout(tmp_path, fault_server):
     backend = _backend(tmp_path, fault_server.start("trickle"), timeout=2.0)
     import time
-
 
     t, got = time.monotonic(), []
     with pytest.raises(LLMError, match=r"did not finish its answer within \d+\.\d s.*RAG_LLM__TIMEOUT"):
@@ -398,8 +404,10 @@ def test_eval_endpoint_repr_and_errors_hide_the_judge_key(tmp_path, fault_server
     from eval.llm import ChatClient, judge_endpoint
     from rag.errors import LLMError
 
-    s = make_settings(tmp_path, eval={"judge_base_url": fault_server.start("echo-key"), "judge_api_key": "judge-k-1",
-                                      "judge_timeout": 3})
+    s = make_settings(
+        tmp_path,
+        eval={"judge_base_url": fault_server.start("echo-key"), "judge_api_key": "judge-k-1", "judge_timeout": 3},
+    )
     endpoint = judge_endpoint(s)
     assert "judge-k-1" not in repr(endpoint)
     with pytest.raises(LLMError) as err:
@@ -432,3 +440,18 @@ def test_uncited_sentences_get_a_neighbours_citation_only_where_that_source_supp
     checked = verify_answer(out, [a, b], min_support=0.8)
     assert "Quantum gravity" not in checked.text and "linear attention fast [1]" in checked.text
     assert attribute_uncited("A is fast [1].", [a], 0.8) == ("A is fast [1].", 0)
+
+
+def test_a_piece_of_a_title_is_not_given_a_citation():
+    from rag.llm.postprocess import attribute_uncited
+
+    p = Passage(
+        paper_id="a",
+        title="AxBench: Steering LLMs? Even Simple Baselines Outperform Sparse Autoencoders",
+        text="Simple baselines outperform sparse autoencoders at steering Gemma-2-2B and 9B.",
+        score=1.0,
+    )
+    out, given = attribute_uncited(
+        "AxBench: Steering LLMs? Simple baselines outperform sparse autoencoders [1].", [p], 0.8
+    )
+    assert given == 0 and out.startswith("AxBench: Steering LLMs?")

@@ -95,10 +95,12 @@ def attribute_uncited(text: str, sources: list[Passage], min_support: float) -> 
     last (seen in eval/runs/answer_modes); the gate then drops the uncited ones although the abstract
     it cited says them. The citation is added only where the same check the gate applies passes, so
     nothing unsupported gets in; a sentence no neighbour's source supports stays uncited and is
-    removed by the gate as before.
+    removed by the gate as before. Pieces of a source title ("AxBench: Steering LLMs?", split off
+    a title at its question mark) are not claims and are left uncited.
     """
     from rag.verify import check_sentence, citations_in
 
+    titles = [_norm(p.title) for p in sources]
     given = 0
     paras: list[str] = []
     for para in re.split(r"\n\s*\n", text.strip()):
@@ -106,8 +108,9 @@ def attribute_uncited(text: str, sources: list[Passage], min_support: float) -> 
         cites = [citations_in(s) for s in sentences]
         out: list[str] = []
         for i, sentence in enumerate(sentences):
-            if cites[i]:
-                out.append(sentence)
+            claim = _norm(sentence)
+            if cites[i] or not claim or any(claim in t for t in titles):
+                out.append(sentence)  # cited already, or a piece of a title split off as a sentence: no claim
                 continue
             after = next((c for c in cites[i + 1 :] if c), None)
             before = next((c for c in reversed(cites[:i]) if c), None)
