@@ -150,9 +150,10 @@ class AnswerSettings(BaseModel):
         "extractive answer (marked extractive-fallback).",
     )
     llm_attribute: bool = Field(
-        False,
+        True,
         description="LLM mode: an uncited generated sentence gets the citation of the next (else previous) "
-        "cited sentence of its paragraph when the verification gate finds that source supports it.",
+        "cited sentence of its paragraph when the verification gate finds that source supports it (1.5B "
+        "key-fact recall 0.559 -> 0.590 tuning, 0.523 -> 0.627 held-out; eval/runs/answer_modes_attribution).",
     )
     llm_grammar: bool = Field(
         False,
