@@ -26,22 +26,13 @@ from eval.perturb import names_in, negate, paraphrase, swap_entity, swap_number
 from rag.corpus.loader import load_corpus
 from rag.lexical import content_stems
 from rag.models import Paper
-from rag.text import split_sentences
+from rag.text import cite, split_sentences
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "checker_set.jsonl"
 TYPES = ("faithful", "number_swap", "entity_swap", "negation", "unsupported_added", "wrong_paper")
 _GENERIC = re.compile(
     r"https?://|github|\bcode\b.*\b(?:available|released|public)|will be (?:released|made)", re.I
 )
-
-
-def _cite(sentence: str, numbers: list[int]) -> str:
-    """Put the marker before the final punctuation, as the answerers do."""
-    marker = "[" + ", ".join(map(str, numbers)) + "]"
-    s = sentence.rstrip()
-    if s and s[-1] in ".!?":
-        return f"{s[:-1].rstrip()} {marker}{s[-1]}"
-    return f"{s} {marker}."
 
 
 def split_of(paper_id: str, seed: int) -> str:
@@ -111,7 +102,7 @@ def build(seed: int = 13, per_type: int = 150) -> list[dict]:
                 "variant": variant,
                 "label": "faithful" if kind == "faithful" else "unfaithful",
                 "split": split_of(source_pid, seed),
-                "sentence": _cite(sentence, numbers),
+                "sentence": cite(sentence, numbers),
                 "cited": [ref(pid) for pid in cited],
                 "source_paper_id": source_pid,
                 "original": original,

@@ -15,7 +15,7 @@ import numpy as np
 from rag import abstain
 from rag.lexical import content_stems
 from rag.models import Passage
-from rag.text import neutralize_refs, plain_title, split_sentences
+from rag.text import cite, neutralize_refs, plain_title, split_sentences
 
 LEXICAL_WEIGHT = 0.3
 MMR_LAMBDA = 0.7
@@ -138,14 +138,6 @@ def select(scored: list[ScoredSentence], max_sentences: int) -> list[ScoredSente
     return chosen
 
 
-def _cite(sentence: str, n: int) -> str:
-    """Put the marker before the final punctuation: 'It works [1].'"""
-    s = sentence.rstrip()
-    if s and s[-1] in ".!?":
-        return f"{s[:-1].rstrip()} [{n}]{s[-1]}"
-    return f"{s} [{n}]."
-
-
 def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> str:
     """One paragraph per paper, papers in order of their best sentence, sentences in abstract order.
 
@@ -158,7 +150,7 @@ def compose(chosen: list[ScoredSentence], passages: list[Passage]) -> str:
     paras = []
     for src in order:
         sents = sorted((s for s in chosen if s.source == src), key=lambda s: s.position)
-        body = " ".join(_cite(s.text, src + 1) for s in sents)
+        body = " ".join(cite(s.text, [src + 1]) for s in sents)
         # The title leads: a researcher asking "which paper" needs its name, not only its words.
         paras.append(f"**{plain_title(passages[src].title)}** [{src + 1}] — {body}")
     return "\n\n".join(paras)

@@ -45,6 +45,19 @@ def neutralize_refs(text: str) -> str:
     return _CORPUS_REF.sub("", text) if "[" in text else text
 
 
+def with_marker(sentence: str, marker: str) -> str:
+    """Put a citation marker before the sentence's final punctuation: 'It works [1].'"""
+    s = sentence.rstrip()
+    if s and s[-1] in ".!?":
+        return f"{s[:-1].rstrip()} {marker}{s[-1]}"
+    return f"{s} {marker}."
+
+
+def cite(sentence: str, numbers: list[int]) -> str:
+    """The sentence citing these sources: 'It works [1, 2].'"""
+    return with_marker(sentence, "[" + ", ".join(map(str, numbers)) + "]")
+
+
 def plain_title(title: str) -> str:
     """A title as an answer shows it: no reference markers, no emphasis markup of its own."""
     return " ".join(neutralize_refs(title).replace("*", "").split())

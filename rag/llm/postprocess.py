@@ -12,7 +12,7 @@ import re
 from rag.lexical import content_stems
 from rag.llm.prompts import NO_ANSWER
 from rag.models import Passage, SentenceCheck
-from rag.text import split_sentences
+from rag.text import cite, split_sentences, with_marker
 
 _MARKERS = re.compile(r"^\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", re.S)
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
@@ -36,10 +36,7 @@ def _markers_last(sentence: str) -> str:
     m = _MARKERS.match(sentence)
     if not m or not m.group(2).strip():
         return sentence
-    marks, body = "".join(m.group(1).split()), m.group(2).strip()
-    if body[-1] in ".!?":
-        return f"{body[:-1].rstrip()} {marks}{body[-1]}"
-    return f"{body} {marks}."
+    return with_marker(m.group(2).strip(), "".join(m.group(1).split()))
 
 
 def pre_gate(text: str, sources: list[Passage]) -> tuple[str, list[SentenceCheck], bool]:
@@ -79,14 +76,6 @@ def pre_gate(text: str, sources: list[Passage]) -> tuple[str, list[SentenceCheck
     return "\n\n".join(paras), removed, declined
 
 
-def _cite(sentence: str, numbers: list[int]) -> str:
-    marks = "[" + ", ".join(map(str, numbers)) + "]"
-    body = sentence.rstrip()
-    if body and body[-1] in ".!?":
-        return f"{body[:-1].rstrip()} {marks}{body[-1]}"
-    return f"{body} {marks}."
-
-
 def attribute_uncited(text: str, sources: list[Passage], min_support: float) -> tuple[str, int]:
     """Give an uncited sentence the citation of its paragraph's next cited sentence (else the previous
     one) when the verifier finds it supported by that source; returns the text and how many were given.
@@ -118,7 +107,7 @@ def attribute_uncited(text: str, sources: list[Passage], min_support: float) -> 
             for candidate in (after, before):
                 if not candidate:
                     continue
-                cited = _cite(sentence, candidate)
+                cited = cite(sentence, candidate)
                 if check_sentence(cited, sources, min_support).supported:
                     chosen = cited
                     given += 1
