@@ -89,6 +89,12 @@ def bf16_supported() -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
+def _offline() -> None:
+    """Never reach for the Hugging Face hub at run time (set before transformers loads a model)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 class QueryCache:
     """Vectors of the last `_QUERY_CACHE` questions (a question asked again, the UI's follow-ups)."""
 
@@ -129,6 +135,7 @@ class LocalEncoder:
         self.use_onnx = onnx
         self._st: Any = None
         self._models: dict[Any, MeanPoolModel] = {}
+        self._is_mean: bool | None = None
         self._session: Any = None
         self._tokenizer: Any = None
         self._max_len = 256
@@ -142,8 +149,7 @@ class LocalEncoder:
         """sentence-transformers, for folders that are not plain mean pooling (see rag.meanpool)."""
         with self._lock:
             if self._st is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                _offline()
                 from sentence_transformers import SentenceTransformer
 
                 self._st = SentenceTransformer(str(self.path), device="cpu")
@@ -155,7 +161,9 @@ class LocalEncoder:
     def _mean_pool(self, fp32: bool) -> MeanPoolModel | None:
         """The folder on plain transformers (None if it is not mean pooling): bf16 weights for batches where
         native, fp32 for export and the fallback."""
-        if not is_mean_pooling(self.path):
+        if self._is_mean is None:
+            self._is_mean = is_mean_pooling(self.path)  # read the folder's config once, not per call
+        if not self._is_mean:
             return None
         import torch
 
@@ -163,8 +171,7 @@ class LocalEncoder:
         with self._lock:
             model = self._models.get(dtype)
             if model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                _offline()
                 model = self._models[dtype] = MeanPoolModel(self.path, dtype)
             return model
 

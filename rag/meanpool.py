@@ -5,7 +5,7 @@ Why not sentence-transformers itself: importing it pulls scikit-learn and SciPy 
 a cold `rag ingest` of the bundled corpus (2-core EPYC, idle); loading the same weights through
 `transformers.AutoModel` takes under 2 s and gives the same vectors (cosine >= 0.99999 in fp32; mean of the
 token states under the attention mask, then L2 normalisation, truncated at the folder's max_seq_length).
-Folders of any other shape (CLS pooling, extra Dense layers...) return None from `load` and stay on
+Folders of any other shape (CLS pooling, extra Dense layers...) fail `is_mean_pooling` and stay on
 sentence-transformers.
 """
 
@@ -48,6 +48,15 @@ def max_seq_length(path: Path) -> int:
         return 256
 
 
+def _pool(states: Any, attention_mask: Any) -> Any:
+    """Mean of the token states under the mask, L2-normalised (sentence-transformers' Pooling + Normalize)."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
 class MeanPoolModel:
     """Tokenizer + encoder + masked mean + L2 norm; `dtype` is torch.float32 or torch.bfloat16 (weights)."""
 
@@ -59,17 +68,13 @@ class MeanPoolModel:
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.model = AutoModel.from_pretrained(str(path), dtype=dtype).eval()
         self.max_len = max_seq_length(path)
-        self.dtype = dtype
 
     def encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
         with torch.inference_mode():
-            states = self.model(**enc).last_hidden_state.float()
-            mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            return _pool(self.model(**enc).last_hidden_state.float(), enc["attention_mask"]).numpy()
 
     def export_module(self) -> Any:
         """A torch module (input_ids, attention_mask[, token_type_ids]) -> unit vectors, for ONNX export."""
@@ -86,9 +91,6 @@ class MeanPoolModel:
                 kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
                 if token_type_ids is not None:
                     kwargs["token_type_ids"] = token_type_ids
-                states = self.model(**kwargs).last_hidden_state
-                mask = attention_mask.unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, dim=-1)
+                return _pool(self.model(**kwargs).last_hidden_state, attention_mask)
 
         return Pipeline().eval()
