@@ -31,6 +31,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode
 from tqdm import tqdm
 
+from rag import sentences
 from rag.corpus.loader import load_corpus
 from rag.embeddings import embed_texts, model_identity
 from rag.errors import EmbeddingMismatchError, IndexMissingError, StoreError
@@ -293,6 +294,7 @@ class Index:
             chunk_size=self.settings.index.chunk_size,
             chunk_overlap=self.settings.index.chunk_overlap,
             tokenizer=tokenizer(),
+            chunking_tokenizer_fn=sentences.split,  # llama-index's default split, without importing NLTK
         )
 
     def drop(self) -> None:

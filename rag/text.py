@@ -1,6 +1,7 @@
 """Token counting and sentence splitting, offline.
 
-tiktoken's cl100k table and NLTK's punkt data ship inside llama-index-core, so neither downloads.
+tiktoken's cl100k table ships inside llama-index-core, so it never downloads; sentences are split by
+rag.sentences (llama-index's own Punkt splitting, without importing NLTK).
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
 from llama_index.core.utils import get_tokenizer
+
+from rag import sentences
 
 
 @lru_cache(maxsize=1)
@@ -24,11 +26,6 @@ def tokenizer():
 
 def count_tokens(text: str) -> int:
     return len(_encode()(text))
-
-
-@lru_cache(maxsize=1)
-def _splitter():
-    return split_by_sentence_tokenizer()
 
 
 # A reference marker as abstracts write them: "[3]", "[7, 8]", "[12-14]", "[ 5 ]".
@@ -81,7 +78,7 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a passage or an answer; a trailing lone "[n]" stays with its sentence."""
     out: list[str] = []
     restore = str.maketrans(_RESTORE)
-    for part in (p.translate(restore) for p in _splitter()(_protect_bold(text))):
+    for part in (p.translate(restore) for p in sentences.split(_protect_bold(text))):
         part = part.strip()
         if not part:
             continue
