@@ -23,7 +23,11 @@ def bench_command(
         "371,10000"
     ),
     systems: Annotated[
-        str, typer.Option(help="ours (hybrid), bm25, dense (our modes) and llamaindex (the plain pipeline).")
+        str,
+        typer.Option(
+            help="ours (hybrid), bm25, dense (our modes), server (ours on a `chroma run` started on 127.0.0.1) "
+            "and llamaindex (the plain pipeline)."
+        ),
     ] = "ours,bm25,llamaindex",
     questions: Annotated[
         Optional[int], typer.Option(help="Questions per query run, evenly spread (default: all).", min=2)

@@ -18,8 +18,14 @@ def _x(r) -> str:
     return "—" if r is None else f"×{r:.2f}"
 
 
-STORE_OF = {"ours": "ours", "bm25": "ours", "dense": "ours", "llamaindex": "llamaindex"}
-LABEL = {"ours": "ours (hybrid)", "bm25": "ours, BM25 only", "dense": "ours, dense only", "llamaindex": "LlamaIndex"}
+STORE_OF = {"ours": "ours", "bm25": "ours", "dense": "ours", "server": "server", "llamaindex": "llamaindex"}
+LABEL = {
+    "ours": "ours (hybrid)",
+    "bm25": "ours, BM25 only",
+    "dense": "ours, dense only",
+    "server": "ours, Chroma server",
+    "llamaindex": "LlamaIndex",
+}
 
 
 def ingest_table(results: dict) -> Table:
@@ -139,7 +145,7 @@ def plot(results: dict, path: Path) -> Path | None:
         axes[0].plot(xs, [q["p95_ms"] for _, q in pts], "s--", color=color, label=f"{name} p95")
         axes[1].plot(xs, [q["peak_rss_mb"] for _, q in pts], "o-", color=color, label=f"{name} query")
         axes[2].plot(xs, [q["recall"].get("all") for _, q in pts], "o-", color=color, label=name)
-    for j, store in enumerate(("ours", "llamaindex")):
+    for j, store in enumerate(("ours", "server", "llamaindex")):
         pts = [(e["size"], e["stores"][store]["ingest_cold"]["peak_rss_mb"]) for e in entries if store in e["stores"]]
         if pts:
             axes[1].plot(*zip(*pts), "^:", color=f"C{systems.index(store) if store in systems else 5 + j}",

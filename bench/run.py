@@ -1,11 +1,12 @@
 """`rag bench`: build (or reuse) a store per corpus size and system, time every job in a fresh process.
 
 Per corpus size: the corpus (bundled papers + a deterministic synthetic JSONL, bench.synth), our store
-(cold ingest into an empty data dir, then an unchanged re-run), the plain LlamaIndex store
-(bench.baseline), then one query process per system (our hybrid, BM25 alone, dense alone if asked,
-LlamaIndex) over the tuning questions (eval/gold.jsonl, plus eval/heldout.jsonl when present) and
-one `ask()` process per answer mode. Corpora and stores are cached under <data dir>/bench/ and reused
-until `--fresh`: cold-ingest numbers then come from the run that built the store (marked cached).
+(cold ingest into an empty data dir, then an unchanged re-run), the same through a `chroma run` server
+on loopback if the `server` system is asked for, the plain LlamaIndex store (bench.baseline), then one
+query process per system (our hybrid, BM25 alone, dense alone if asked, server mode, LlamaIndex) over
+the tuning questions (eval/gold.jsonl, plus eval/heldout.jsonl when present) and one `ask()` process
+per answer mode. Corpora and stores are cached under <data dir>/bench/ and reused until `--fresh`:
+cold-ingest numbers then come from the run that built the store (marked cached).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
+from bench.chroma_server import ChromaServer
 from bench.synth import DEFAULT_SEED, GENERATOR_VERSION, bundled_papers, synthesize
 from rag.errors import RagError
 
@@ -33,8 +35,10 @@ SYSTEMS: dict[str, tuple[str, str | None]] = {
     "ours": ("ours", "hybrid"),
     "bm25": ("ours", "bm25"),
     "dense": ("ours", "dense"),
+    "server": ("server", "hybrid"),  # ours, with Chroma in client/server mode (a `chroma run` on 127.0.0.1)
     "llamaindex": ("llamaindex", None),
 }
+OUR_STORES = ("ours", "server")
 DEFAULT_SYSTEMS = ("ours", "bm25", "llamaindex")
 ANSWER_MODES = ("extractive", "llm", "auto")
 SCHEMA = 1
@@ -194,6 +198,7 @@ class Bench:
         self.logs = self.out / "logs"
         self.notes: list[str] = []
         self.pubmedqa: Path | None = None  # resolved in run()
+        self.servers: dict[str, ChromaServer] = {}  # corpus tag -> the running `chroma run` of the server store
         self.env = dict(os.environ)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH")]))
         self.env.setdefault("HF_HUB_OFFLINE", "1")
@@ -261,15 +266,17 @@ class Bench:
         folder = self.root / corpus["tag"] / system
         record_path = folder.with_name(f"{system}.build.json")
         signature = {"corpus_sha256": corpus["sha256"]}
-        if system == "ours":
+        if system in OUR_STORES:
             signature["settings"] = our_settings_digest()
+        if system == "server":
+            signature["chromadb"] = machine._version("chromadb")
         else:
             signature["llama_index_core"] = machine._version("llama-index-core")
             signature["baseline_code"] = _sha_files([Path(__file__).with_name("baseline.py")])[:16]
         if not self.cfg.fresh and record_path.is_file() and folder.is_dir():
             record = json.loads(record_path.read_text())
             if record.get("signature") == signature:
-                if system == "ours" and record.get("rag_code") != rag_code_digest():
+                if system in OUR_STORES and record.get("rag_code") != rag_code_digest():
                     self.note(
                         f"[{size}] our store was built on {record['built_at']} by other rag code "
                         f"(commit {str(record.get('commit'))[:10]}); its cold-ingest numbers are from then: "
@@ -277,14 +284,17 @@ class Bench:
                     )
                 self.echo(f"[{size}] reusing the {system} store built {record['built_at']} ({folder})")
                 return {**record, "cached": True}
+        self.stop_server(corpus)
         if folder.exists():
             shutil.rmtree(folder)
         record_path.unlink(missing_ok=True)
         folder.mkdir(parents=True)
         name = f"{corpus['tag']}-{system}-ingest-cold"
         self.echo(f"[{size}] cold ingest into an empty store: {system} (progress: tail -f {self.logs / name}.log)")
+        job = "ingest-llamaindex" if system == "llamaindex" else "ingest-ours"
         res = self.job(name, {
-            "job": f"ingest-{system}", "data_dir": str(folder), "paths": corpus["paths"], "progress": True,
+            "job": job, "data_dir": str(folder), "paths": corpus["paths"], "progress": True,
+            **self.store_task(system, corpus),
         })
         res["papers_per_s"] = res["papers"] / res["wall_s"]
         res["store_bytes"] = disk_bytes(folder)
@@ -303,12 +313,33 @@ class Bench:
         )
         return {**record, "cached": False}
 
+    def store_task(self, store: str, corpus: dict) -> dict:
+        """What a job needs to reach this store: the port of its `chroma run` (started on first use)."""
+        if store != "server":
+            return {}
+        srv = self.servers.get(corpus["tag"])
+        if srv is None:
+            folder = self.root / corpus["tag"] / "server"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.logs.mkdir(parents=True, exist_ok=True)
+            srv = ChromaServer(folder / "chroma-server", log=self.logs / f"{corpus['tag']}-chroma-run.log")
+            srv.start()
+            self.servers[corpus["tag"]] = srv
+            self.echo(f"chroma run on 127.0.0.1:{srv.port} for {folder}")
+        return {"chroma_port": srv.port}
+
+    def stop_server(self, corpus: dict) -> None:
+        srv = self.servers.pop(corpus["tag"], None)
+        if srv is not None:
+            srv.stop()
+
     # -- measurements -----------------------------------------------------------------------------
     def query(self, system: str, size: int, corpus: dict, questions: list[dict]) -> dict:
         store, mode = SYSTEMS[system]
         res = self.job(f"{corpus['tag']}-{system}-query", {
             "job": "query", "system": store, "mode": mode, "k": self.cfg.k, "repeat": self.cfg.repeat,
             "data_dir": str(self.root / corpus["tag"] / store), "questions": questions,
+            **self.store_task(store, corpus),
         })
         return summarize_query(res, questions, self.cfg.k)
 
@@ -385,27 +416,35 @@ class Bench:
         return results
 
     def one_size(self, size: int, bundled: int, bundled_sha: str, questions: list[dict]) -> dict:
-        cfg = self.cfg
         corpus = self.corpus(size, bundled, bundled_sha)
+        try:
+            return self._one_size(size, corpus, questions)
+        finally:
+            self.stop_server(corpus)
+
+    def _one_size(self, size: int, corpus: dict, questions: list[dict]) -> dict:
+        cfg = self.cfg
         entry: dict[str, Any] = {"size": size, "corpus": corpus, "stores": {}, "systems": {}, "ask": {}}
         stores_needed = {SYSTEMS[s][0] for s in cfg.systems} | ({"ours"} if cfg.answer_modes else set())
-        if "ours" in stores_needed:
-            record = self.store("ours", size, corpus)
-            folder = self.root / corpus["tag"] / "ours"
-            self.echo(f"[{size}] unchanged re-run of our ingest ...")
-            rerun = self.job(f"{corpus['tag']}-ours-ingest-rerun", {
+        for store in (s for s in OUR_STORES if s in stores_needed):
+            record = self.store(store, size, corpus)
+            folder = self.root / corpus["tag"] / store
+            self.echo(f"[{size}] unchanged re-run of our ingest ({store}) ...")
+            rerun = self.job(f"{corpus['tag']}-{store}-ingest-rerun", {
                 "job": "ingest-ours", "data_dir": str(folder), "paths": corpus["paths"],
+                **self.store_task(store, corpus),
             })
             if rerun["added"] or rerun["updated"]:
                 self.note(
-                    f"[{size}] the unchanged re-run wrote {rerun['added']} new and {rerun['updated']} changed papers: "
-                    "the cached store was stale; its cold-ingest numbers do not describe this code (use --fresh)"
+                    f"[{size}] the unchanged re-run ({store}) wrote {rerun['added']} new and {rerun['updated']} "
+                    "changed papers: the cached store was stale; its cold-ingest numbers do not describe this code "
+                    "(use --fresh)"
                 )
             record["ingest_rerun"] = rerun
             record["store_bytes"] = disk_bytes(folder)
-            entry["stores"]["ours"] = record
+            entry["stores"][store] = record
             if record["ingest_cold"]["papers"] != size:
-                self.note(f"[{size}] our store holds {record['ingest_cold']['papers']} papers, not {size}")
+                self.note(f"[{size}] the {store} store holds {record['ingest_cold']['papers']} papers, not {size}")
         if "llamaindex" in stores_needed:
             record = self.store("llamaindex", size, corpus)
             record["store_bytes"] = disk_bytes(self.root / corpus["tag"] / "llamaindex")

@@ -38,12 +38,15 @@ def since_start() -> float:
     return time.perf_counter() - T0
 
 
-def our_settings(data_dir: str):
-    """Default settings (environment and .env apply) with the bench's data dir and a local store."""
+def our_settings(data_dir: str, chroma_port: int | None = None):
+    """Default settings (environment and .env apply) with the bench's data dir, and a local store or the
+    bench's `chroma run` on 127.0.0.1:`chroma_port` (the server-mode system)."""
     from rag.settings import Settings
 
     s = Settings(data_dir=Path(data_dir))
-    return s.model_copy(update={"index": s.index.model_copy(update={"chroma_host": None})})
+    host = "127.0.0.1" if chroma_port else None
+    update = {"chroma_host": host, "chroma_port": chroma_port or s.index.chroma_port}
+    return s.model_copy(update={"index": s.index.model_copy(update=update)})
 
 
 # -- ingest --------------------------------------------------------------------------------------
@@ -53,7 +56,7 @@ def ingest_ours(task: dict) -> dict:
     import rag
 
     import_s = since_start()
-    s = our_settings(task["data_dir"])
+    s = our_settings(task["data_dir"], task.get("chroma_port"))
     t = time.perf_counter()
     report = rag.ingest([Path(p) for p in task["paths"]], settings=s, progress=task.get("progress", False))
     ingest_s = time.perf_counter() - t
@@ -93,7 +96,7 @@ def _retriever(task: dict):
         return baseline.Retriever(Path(task["data_dir"]), k).paper_ids
     import rag
 
-    s = our_settings(task["data_dir"])
+    s = our_settings(task["data_dir"], task.get("chroma_port"))
     mode = task["mode"]
     return lambda q: [p.paper_id for p in rag.retrieve(q, k, settings=s, mode=mode)]
 

@@ -129,7 +129,15 @@ def test_spread_and_ratios():
 @pytest.mark.slow
 def test_bench_runs_end_to_end_and_reuses_its_stores(tmp_path):
     data, log = tmp_path / "bench-data", []
-    cfg = BenchConfig(sizes=[400], questions=6, ask_questions=2, data_dir=data, out=tmp_path / "out", pubmedqa=False)
+    cfg = BenchConfig(
+        sizes=[400],
+        systems=["ours", "bm25", "server", "llamaindex"],
+        questions=6,
+        ask_questions=2,
+        data_dir=data,
+        out=tmp_path / "out",
+        pubmedqa=False,
+    )
     results, out = run_bench(cfg, echo=log.append)
 
     for name in ("results.json", "table.txt", "bench.png"):
@@ -142,17 +150,22 @@ def test_bench_runs_end_to_end_and_reuses_its_stores(tmp_path):
 
     entry = results["sizes"][0]
     assert entry["corpus"]["synthetic"] == 400 - len(bundled_papers())
-    for store in ("ours", "llamaindex"):
+    for store in ("ours", "server", "llamaindex"):
         cold = entry["stores"][store]["ingest_cold"]
         assert cold["papers"] == 400 and cold["papers_per_s"] > 0 and cold["peak_rss_mb"] > 0
         assert entry["stores"][store]["store_bytes"] > 0
-    rerun = entry["stores"]["ours"]["ingest_rerun"]
-    assert (rerun["added"], rerun["updated"], rerun["unchanged"]) == (0, 0, 400)
-    for name in ("ours", "bm25", "llamaindex"):
+    for store in ("ours", "server"):
+        rerun = entry["stores"][store]["ingest_rerun"]
+        assert (rerun["added"], rerun["updated"], rerun["unchanged"]) == (0, 0, 400)
+    # server mode: a real `chroma run` held the chunks (its folder is in the store), the same papers come back
+    assert any((data / "400-s13" / "server" / "chroma-server").iterdir())
+    assert entry["systems"]["server"]["ranked"] == entry["systems"]["ours"]["ranked"]
+    assert "Chroma server" in (out / "table.txt").read_text()
+    for name in ("ours", "bm25", "server", "llamaindex"):
         q = entry["systems"][name]
         assert q["first_from_start_s"] > 0 and 0 < q["p50_ms"] <= q["p95_ms"]
         assert q["n_warm"] == 5 and 0.0 <= q["recall"]["all"] <= 1.0 and q["peak_rss_mb"] > 0
-    for name in ("bm25", "llamaindex"):
+    for name in ("bm25", "server", "llamaindex"):
         r = entry["ratios"][name]
         assert r["p50"] > 0 and r["recall"]["all"] is not None
     assert entry["ratios"]["llamaindex"]["ingest_papers_per_s"] > 0

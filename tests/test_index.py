@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from bench.chroma_server import ChromaServer
 from conftest import free_port, make_settings, write_small_corpus
 from rag import ingest, stats
 from rag.errors import EmbeddingMismatchError, IndexMissingError, StoreError
@@ -88,29 +86,9 @@ def test_dead_chroma_server_is_a_clear_error(tmp_path):
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    """A real `chroma run` server on loopback."""
-    exe = Path(sys.executable).parent / "chroma"
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(exe), "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import chromadb
-
-    deadline = time.time() + 60
-    while True:
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
-        except Exception:  # the server is still starting; any failure means "not yet"
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("chroma run did not start within 60 s")
-            time.sleep(0.5)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
+    """A real `chroma run` server on loopback; yields its port."""
+    with ChromaServer(tmp_path / "srv") as srv:
+        yield srv.port
 
 
 def test_ingest_and_ask_through_a_chroma_server(tmp_path, chroma_server):

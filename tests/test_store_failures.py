@@ -11,49 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port, make_settings, write_small_corpus
+from bench.chroma_server import ChromaServer
+from conftest import ROOT, make_settings, write_small_corpus
 from rag import ask, ingest, retrieve, stats
 from rag.errors import StoreError
 
 pytestmark = pytest.mark.slow  # real MiniLM, real Chroma (embedded and `chroma run`), real processes
-
-
-class ChromaServer:
-    """A real `chroma run` on loopback that a test can stop and start again on the same port and folder."""
-
-    def __init__(self, path: Path):
-        self.path, self.port, self.proc = path, free_port(), None
-
-    def start(self) -> None:
-        exe = Path(sys.executable).parent / "chroma"
-        self.proc = subprocess.Popen(
-            [str(exe), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import chromadb
-
-        deadline = time.time() + 60
-        while True:
-            try:
-                chromadb.HttpClient(host="127.0.0.1", port=self.port).heartbeat()
-                return
-            except Exception:  # still starting: any failure means "not yet"
-                if time.time() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    pytest.fail("chroma run did not start within 60 s")
-                time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-            self.proc = None
 
 
 @pytest.fixture
