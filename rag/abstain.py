@@ -6,9 +6,14 @@ minus the share of question vocabulary the corpus has never seen; compared with 
 calibrated on eval/gold.jsonl (scripts/calibrate_abstention.py).
 
 Quantity questions ("how many GPUs", "what accuracy") are recognised so the answerer prefers
-sentences that give a number for the asked-for thing. Using the same check to abstain was
-measured and rejected: on the gold set it abstained on 8 of 36 answerable quantity questions and
-caught only 3 of 11 unanswerable ones.
+sentences that give a number for the asked-for thing. Using that narrow check (the first word after
+"how many" must sit next to a digit anywhere in the retrieved papers) to abstain was measured and
+rejected: on the gold set it abstained on 8 of 36 answerable quantity questions and caught only 3 of
+11 unanswerable ones. The figure check that is used (`figure_terms`/`states_figure`) reads the whole
+asked-for noun phrase, accepts number words and percentages, skips "which paper..." questions, and
+looks only at the top papers (answer.figure_check_papers): on the 155 tuning questions, top 2
+papers, it would abstain on 7 of 11 unanswerable quantity questions and 0 of 35 answerable ones
+(top 1: 9 and 1; top 3: 6 and 1; top 5: 3 and 1).
 """
 
 from __future__ import annotations
@@ -43,6 +48,47 @@ def quantity_focus(question: str) -> list[str] | None:
     if m:
         return content_stems(m["rest"])[-1:]
     return None
+
+
+_STOP_FOCUS = _VERBS | {"and", "or", "to", "for", "in", "of", "on", "with", "per", "at", "by", "from", "when", "if"}
+_NUMBER_WORDS = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|twice|thrice|half|double|triple)\b",
+    re.I,
+)
+_ASKS_PAPER = re.compile(r"\b(?:which|what)\s+(?:papers?|works?|stud(?:y|ies)|articles?)\b", re.I)
+_SHARE = {"percentag", "percent", "fraction", "share", "proport", "ratio"}
+
+
+def figure_terms(question: str) -> list[str] | None:
+    """What a sentence must name next to a figure to answer a quantity question (None: not one).
+
+    Wider than `quantity_focus`, which steers sentence scoring: every content word of the asked-for
+    noun phrase ("how many small proxy models" -> small, proxi, model), up to the verb or preposition.
+    """
+    if _ASKS_PAPER.search(question):
+        return None  # "which paper shows X scales with how often..." asks for a paper, not a figure
+    m = _HOW.search(question)
+    if m:
+        words = []
+        for w in m["rest"].split():
+            if w.lower() in _STOP_FOCUS:
+                break
+            words.append(w)
+        return content_stems(" ".join(words))
+    focus = quantity_focus(question)
+    return focus
+
+
+def states_figure(terms: list[str], sentence: str) -> bool:
+    """A figure (digits, a number word, a percentage) in a sentence that names one of `terms` (or any
+    figure when `terms` is empty)."""
+    if not (_DIGIT.search(sentence) or _NUMBER_WORDS.search(sentence)):
+        return False
+    if not terms:
+        return True
+    stems = set(content_stems(sentence))
+    return any(t in stems for t in terms) or ("%" in sentence and any(t in _SHARE for t in terms))
 
 
 def answers_quantity(focus: list[str], sentence: str) -> bool:

@@ -94,6 +94,7 @@ def draft_answer(
     vocabulary: tuple[dict[str, int], int],
     threshold: float,
     max_sentences: int,
+    figure_papers: int = 0,
 ) -> Draft:
     """Score sentences, decide whether the evidence answers the question, compose the answer."""
     scored = score_sentences(question, passages, embedder)
@@ -108,6 +109,9 @@ def draft_answer(
     confidence = abstain.evidence(best_cos, coverage, unseen)
     if confidence < threshold:
         return Draft("", confidence, True, "weak evidence", scored)
+    terms = abstain.figure_terms(question) if figure_papers else None
+    if terms is not None and not any(s.source < figure_papers and abstain.states_figure(terms, s.text) for s in scored):
+        return Draft("", confidence, True, "no figure for the asked quantity in the top papers", scored)
     return Draft(compose(select(scored, max_sentences), passages), confidence, False, "", scored)
 
 

@@ -125,6 +125,13 @@ class AnswerSettings(BaseModel):
         description="Evidence score below which the answer abstains (calibrated on eval/gold.jsonl: "
         "scripts/calibrate_abstention.py).",
     )
+    figure_check_papers: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Quantity questions (how many..., what accuracy...): the quoted answer abstains when none of "
+        "the top N papers states a figure next to the asked-for term (0: off; N chosen on eval/gold.jsonl).",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
     llm_min_support: float = Field(
         0.8,

@@ -41,6 +41,26 @@ def test_off_topic_question_abstains(full_index):
     assert a.sources  # the closest papers are still shown
 
 
+def test_quantity_question_the_abstracts_leave_open_abstains(full_index):
+    """Near-domain: the right paper is found, but its abstract gives no figure for what is asked."""
+    q = "What top-1 accuracy do Squeeze-and-Excitation networks reach on CIFAR-10?"
+    a = ask(q, settings=full_index)
+    assert a.abstained and a.citations == []
+    assert any(p.title.startswith("Squeeze-and-Excitation") for p in a.sources)  # the paper is still shown
+    off = ask(
+        q,
+        settings=full_index.model_copy(
+            update={"answer": full_index.answer.model_copy(update={"figure_check_papers": 0})}
+        ),
+    )
+    assert not off.abstained  # without the figure check the quoted answer goes out (the old behaviour)
+
+
+def test_quantity_question_the_abstract_answers_still_answers(full_index):
+    a = ask("How many small proxy models does RegMix train to fit its regression model?", settings=full_index)
+    assert not a.abstained and "512" in a.text
+
+
 def test_extractive_stream_is_sources_then_the_answer(full_index):
     """The documented order: sources as soon as retrieval is done, the verified answer last; the
     extractive answerer has no unverified text to stream in between."""

@@ -43,6 +43,7 @@ class Answerer(ABC):
             vocabulary(self.settings),
             cfg.abstain_threshold,
             cfg.max_sentences,
+            cfg.figure_check_papers,
         )
         timings["evidence"] = round(time.perf_counter() - t, 4)
         return draft
