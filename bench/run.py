@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.chroma_server import ChromaServer
+from bench.chroma_server import ChromaServer, free_port
 from bench.synth import DEFAULT_SEED, GENERATOR_VERSION, bundled_papers, synthesize
 from rag.errors import RagError
 
@@ -284,7 +284,8 @@ class Bench:
                     )
                 self.echo(f"[{size}] reusing the {system} store built {record['built_at']} ({folder})")
                 return {**record, "cached": True}
-        self.stop_server(corpus)
+        if system == "server":
+            self.stop_server(corpus)
         if folder.exists():
             shutil.rmtree(folder)
         record_path.unlink(missing_ok=True)
@@ -322,7 +323,11 @@ class Bench:
             folder = self.root / corpus["tag"] / "server"
             folder.mkdir(parents=True, exist_ok=True)
             self.logs.mkdir(parents=True, exist_ok=True)
-            srv = ChromaServer(folder / "chroma-server", log=self.logs / f"{corpus['tag']}-chroma-run.log")
+            # the same port every time: our local view of a server store is kept per host and port
+            port_file = folder / "chroma-port"
+            port = int(port_file.read_text()) if port_file.is_file() else free_port()
+            port_file.write_text(str(port))
+            srv = ChromaServer(folder / "chroma-server", port, log=self.logs / f"{corpus['tag']}-chroma-run.log")
             srv.start()
             self.servers[corpus["tag"]] = srv
             self.echo(f"chroma run on 127.0.0.1:{srv.port} for {folder}")

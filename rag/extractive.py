@@ -76,6 +76,9 @@ def score_sentences(question: str, passages: list[Passage], embedder) -> list[Sc
     return out
 
 
+NO_FIGURE = "no figure for the asked quantity in the top papers"
+
+
 @dataclass
 class Draft:
     """The extractive answer before verification, with the abstention decision."""
@@ -107,11 +110,12 @@ def draft_answer(
         key=lambda cu: cu[0],
     )
     confidence = abstain.evidence(best_cos, coverage, unseen)
-    if confidence < threshold:
-        return Draft("", confidence, True, "weak evidence", scored)
+    # before the threshold: LLM mode has a lower threshold of its own but honours this check too
     terms = abstain.figure_terms(question) if figure_papers else None
     if terms is not None and not any(s.source < figure_papers and abstain.states_figure(terms, s.text) for s in scored):
-        return Draft("", confidence, True, "no figure for the asked quantity in the top papers", scored)
+        return Draft("", confidence, True, NO_FIGURE, scored)
+    if confidence < threshold:
+        return Draft("", confidence, True, "weak evidence", scored)
     return Draft(compose(select(scored, max_sentences), passages), confidence, False, "", scored)
 
 

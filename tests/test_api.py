@@ -56,6 +56,15 @@ def test_quantity_question_the_abstracts_leave_open_abstains(full_index):
     assert not off.abstained  # without the figure check the quoted answer goes out (the old behaviour)
 
 
+def test_llm_mode_abstains_on_the_figure_check_without_asking_the_model(full_index, tmp_path):
+    """The model file does not exist: any attempt to use it would show up as a notice and a fallback."""
+    s = full_index.model_copy(
+        update={"llm": full_index.llm.model_copy(update={"local_model": str(tmp_path / "absent.gguf")})}
+    )
+    a = ask("What top-1 accuracy do Squeeze-and-Excitation networks reach on CIFAR-10?", settings=s, answer_mode="llm")
+    assert a.abstained and not a.notices and "load" not in a.timings
+
+
 def test_quantity_question_the_abstract_answers_still_answers(full_index):
     a = ask("How many small proxy models does RegMix train to fit its regression model?", settings=full_index)
     assert not a.abstained and "512" in a.text

@@ -173,10 +173,15 @@ def test_bench_runs_end_to_end_and_reuses_its_stores(tmp_path):
     assert ask["questions"] == 2 and ask["p50_s"] > 0 and ask["first_from_start_s"] > 0
 
     # A second run reuses both the corpus and the store: nothing is embedded again.
-    again = BenchConfig(sizes=[400], systems=["bm25"], questions=2, answer_modes=[], data_dir=data,
+    # The server store too, on a `chroma run` started again (the same port: the local view is kept per port).
+    again = BenchConfig(sizes=[400], systems=["bm25", "server"], questions=2, answer_modes=[], data_dir=data,
                         out=tmp_path / "out2", pubmedqa=False)
     results2, _ = run_bench(again, echo=log.append)
-    store2 = results2["sizes"][0]["stores"]["ours"]
-    assert store2["cached"] and results2["sizes"][0]["corpus"]["cached"]
-    assert store2["ingest_cold"] == entry["stores"]["ours"]["ingest_cold"]
-    assert store2["ingest_rerun"]["added"] == 0
+    for store in ("ours", "server"):
+        store2 = results2["sizes"][0]["stores"][store]
+        assert store2["cached"] and results2["sizes"][0]["corpus"]["cached"]
+        assert store2["ingest_cold"] == entry["stores"][store]["ingest_cold"]
+        assert store2["ingest_rerun"]["added"] == 0 and store2["ingest_rerun"]["unchanged"] == 400
+    ranked1, ranked2 = entry["systems"]["server"]["ranked"], results2["sizes"][0]["systems"]["server"]["ranked"]
+    common = set(ranked1) & set(ranked2)
+    assert common and all(ranked2[q] == ranked1[q] for q in common)  # the same answers after the restart

@@ -3,7 +3,8 @@ only the sentences the cited abstracts support.
 
 Order of events, so the reader is never kept waiting with nothing:
 1. evidence: every sentence of the retrieved abstracts scored (rag.extractive). Below
-   `answer.llm_abstain_threshold` the answer abstains without asking the model.
+   `answer.llm_abstain_threshold`, or when a quantity question's top papers state no figure for it
+   (`answer.figure_check_papers`), the answer abstains without asking the model.
 2. a `Preview`: the verified extractive answer, shown while the model writes.
 3. the model's text, streamed as it is generated (unverified).
 4. the final `Answer`: the generated sentences that pass the verifier (rag.verify), renumbered.
@@ -24,7 +25,7 @@ from dataclasses import replace
 
 from rag.answerers.base import Answerer, Events
 from rag.errors import LLMError, ModelUnavailableError
-from rag.extractive import Draft
+from rag.extractive import NO_FIGURE, Draft
 from rag.llm import ContextOverflowError, LLMBackend, backend_kind, get_backend
 from rag.llm.evidence import EvidenceSource, build_prompt, select_evidence
 from rag.llm.gguf import model_label
@@ -61,7 +62,7 @@ class LLMAnswerer(Answerer):
             base = {"question": question, "sources": passages, "confidence": confidence, "timings": timings}
             return Answer(**{**base, **fields})
 
-        if not passages or draft.confidence < cfg.llm_abstain_threshold:
+        if not passages or draft.confidence < cfg.llm_abstain_threshold or draft.reason == NO_FIGURE:
             yield finish(text=ABSTAIN_TEXT, abstained=True, mode=backend_label(self.settings))
             return
 
