@@ -11,7 +11,9 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
                 the three best fused chunks, then a second dense pass and fusion;
 * ``strip``     the dense side embeds the question without "Which papers ..." framing and its
                 trailing "and what/how ..." clause;
-* ``title<g>``  adds g times the z-scored cosine of the question to each paper's title vector.
+* ``title<g>``  adds g times the z-scored cosine of the question to each paper's title vector;
+* ``bt<n>``     field-weighted BM25: the title n times in each chunk's BM25 text (today once);
+* ``pb<g>``     adds g times the z-scored paper-level BM25 (title + whole abstract) to each paper.
 
 Prints paper-level recall@5 (and recall@1) overall and per question type. Decide on the tuning set
 (eval/gold.jsonl); confirm on the held-out set and PubMedQA before changing a default.
@@ -47,7 +49,7 @@ def parse(name: str) -> dict:
         return {}
     if name == "strip":
         return {"strip": True}
-    for key in ("prf", "title", "w"):
+    for key in ("prf", "title", "bt", "pb", "w"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
     raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
@@ -64,6 +66,31 @@ class Scorer:
         self.pids = [r["paper_id"] for r in recs]
         self.titles = None
         self._recs = recs
+        self._bm25: dict = {}
+
+    def _index(self, key: tuple):
+        """An in-memory bm25s index: ("bt", n) chunks with the title n times, ("pb",) one per paper."""
+        import bm25s
+
+        from rag.lexical import content_stems
+
+        if key not in self._bm25:
+            titles = [r["title"] for r in self._recs]
+            if key[0] == "bt":
+                texts = [" ".join([titles[p]] * int(key[1]) + [t]) for p, t in zip(self.cp, self.view.chunk_texts)]
+            else:
+                texts = [f"{r['title']} {r['abstract']}" for r in self._recs]
+            bm = bm25s.BM25()
+            bm.index([content_stems(t) for t in texts], show_progress=False)
+            self._bm25[key] = bm
+        return self._bm25[key]
+
+    def _scores(self, key: tuple, question: str) -> np.ndarray | None:
+        from rag.lexical import content_stems
+
+        bm = self._index(key)
+        ids = bm.get_tokens_ids(content_stems(question))
+        return np.asarray(bm.get_scores_from_ids(ids), dtype=np.float32) if ids else None
 
     def _fuse(self, qv, b, lex, w):
         d = self.V @ qv
@@ -76,8 +103,8 @@ class Scorer:
     def top(self, question: str, kw: dict, k: int = 5) -> list[str]:
         qd = (TAIL.sub("", FRAME.sub("", question)) or question) if kw.get("strip") else question
         qv = np.asarray(embed_query(self.s, qd), dtype=np.float32)
-        qv /= np.linalg.norm(qv)
-        b = _bm25_scores(self.view, question, None)
+        qv = qv / np.linalg.norm(qv)  # a copy: cached question vectors are read-only
+        b = self._scores(("bt", kw["bt"]), question) if kw.get("bt") else _bm25_scores(self.view, question, None)
         lex = _ranking(b, 100, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
         chunk, rows = self._fuse(qv, b, lex, w)
@@ -93,6 +120,12 @@ class Scorer:
             ts = self.titles @ qv
             ref = np.sort(ts)[-100:]
             papers = np.where(np.isfinite(papers), papers, -10) + kw["title"] * (ts - ref.mean()) / max(ref.std(), 1e-9)
+        if kw.get("pb"):
+            pb = self._scores(("pb",), question)
+            if pb is not None:
+                ref = np.sort(pb)[-100:]
+                z = (pb - ref.mean()) / max(ref.std(), 1e-9)
+                papers = np.where(np.isfinite(papers), papers, -10) + kw["pb"] * z
         return [self.pids[i] for i in np.argsort(-papers)[:k]]
 
 
