@@ -111,3 +111,48 @@ def test_a_cls_pooling_folder_stays_on_sentence_transformers(tmp_path):
     assert (got * ref).sum(axis=1).min() >= 0.9999
     mean = LocalEncoder(_local_model_path("all-MiniLM-L6-v2"), None, 8, 1, "fp32", onnx=False)
     assert (mean.encode_batch([CHUNK])[0] @ got[0]) < 0.999, "CLS pooling really is a different vector"
+
+
+def test_question_tokenizer_gives_transformers_ids_and_masks():
+    """The ONNX question path tokenizes with `tokenizers` directly; it must feed the graph what
+    transformers' AutoTokenizer would (padding to the longest, truncation at max_seq_length)."""
+    from transformers import AutoTokenizer
+
+    from rag.corpus.loader import load_corpus
+    from rag.embeddings import PACKAGED_MINILM, _local_model_path, fast_tokenizer
+
+    path = _local_model_path(PACKAGED_MINILM)
+    auto = AutoTokenizer.from_pretrained(str(path))
+    fast = fast_tokenizer(path, 256)
+    papers, _, _, _ = load_corpus(None, 10**8)
+    texts = [p.abstract for p in papers[:60]] + [p.title for p in papers[:60]]
+    texts += ["", "  ", "héllo wörld ﬁ ½ 🙂 日本語", "word " * 600, "How many GPUs?"]
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    for i in range(0, len(texts), 7):
+        batch = texts[i : i + 7]
+        want = auto(batch, padding=True, truncation=True, max_length=256, return_tensors="np")
+        got = fast(batch, names)
+        for k in names:
+            np.testing.assert_array_equal(got[k], np.asarray(want[k], dtype=np.int64))
+    assert fast(["word " * 600], names)["input_ids"].shape == (1, 256)
+
+
+@pytest.mark.slow
+def test_a_fresh_process_answers_its_first_question_without_torch(small_index):
+    """Loading torch cost a fresh process (`rag ask`) 1.6 s before its first retrieval. (The first
+    process on a data folder exports the ONNX graph with torch, once; the next ones must not load it.)"""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from rag import retrieve\n"
+        "from rag.settings import Settings\n"
+        f"s = Settings(_env_file=None, data_dir=Path({str(small_index.data_dir)!r}))\n"
+        "assert retrieve('transformer language models', settings=s)\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
