@@ -70,6 +70,10 @@ ABSTAIN_TEXT = (
     "The abstracts in this collection don't answer this question. "
     "The closest papers found are listed as sources."
 )
+NO_FIGURE_TEXT = (
+    "The abstracts in this collection don't answer this question: the closest papers (listed as sources) "
+    "discuss it but give no figure for what is asked."
+)
 
 
 class Answer(BaseModel):

@@ -46,6 +46,7 @@ def test_quantity_question_the_abstracts_leave_open_abstains(full_index):
     q = "What top-1 accuracy do Squeeze-and-Excitation networks reach on CIFAR-10?"
     a = ask(q, settings=full_index)
     assert a.abstained and a.citations == []
+    assert "don't answer" in a.text and "no figure" in a.text  # says why
     assert any(p.title.startswith("Squeeze-and-Excitation") for p in a.sources)  # the paper is still shown
     off = ask(
         q,
@@ -62,7 +63,7 @@ def test_llm_mode_abstains_on_the_figure_check_without_asking_the_model(full_ind
         update={"llm": full_index.llm.model_copy(update={"local_model": str(tmp_path / "absent.gguf")})}
     )
     a = ask("What top-1 accuracy do Squeeze-and-Excitation networks reach on CIFAR-10?", settings=s, answer_mode="llm")
-    assert a.abstained and not a.notices and "load" not in a.timings
+    assert a.abstained and not a.notices and "load" not in a.timings and "no figure" in a.text
 
 
 def test_quantity_question_the_abstract_answers_still_answers(full_index):

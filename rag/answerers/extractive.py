@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from rag.answerers.base import Answerer, Events
-from rag.models import Passage
+from rag.extractive import NO_FIGURE
+from rag.models import NO_FIGURE_TEXT, Passage
 from rag.verify import answer_from, verify_answer
 
 
@@ -19,6 +20,9 @@ class ExtractiveAnswerer(Answerer):
         verified = verify_answer(draft.text, passages) if draft.text else None
         timings["verify"] = round(time.perf_counter() - t, 4)
         timings["total"] = round(time.perf_counter() - t0, 4)
-        yield answer_from(
+        answer = answer_from(
             question, passages, verified, mode=self.kind, confidence=round(draft.confidence, 4), timings=timings
         )
+        if draft.reason == NO_FIGURE:  # say why: the papers are there, the number is not
+            answer = answer.model_copy(update={"text": NO_FIGURE_TEXT})
+        yield answer
