@@ -139,6 +139,20 @@ def our_settings_digest() -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def store_signature(system: str, corpus: dict) -> dict:
+    """What a cached store must have been built from to be reused: its corpus and, per store, the settings
+    and code that shape it."""
+    signature = {"corpus_sha256": corpus["sha256"]}
+    if system in OUR_STORES:
+        signature["settings"] = our_settings_digest()
+    if system == "server":
+        signature["chromadb"] = machine._version("chromadb")
+    if system == "llamaindex":
+        signature["llama_index_core"] = machine._version("llama-index-core")
+        signature["baseline_code"] = _sha_files([Path(__file__).with_name("baseline.py")])[:16]
+    return signature
+
+
 def default_pubmedqa_file() -> Path:
     """Where `rag eval` looks for PubMedQA (RAG_EVAL__PUBMEDQA_DIR, else ../shared/benchmarks/pubmedqa)."""
     from eval.pubmedqa import data_dir
@@ -265,14 +279,7 @@ class Bench:
         """Build the store with a cold ingest (or reuse the cached one); returns its build record."""
         folder = self.root / corpus["tag"] / system
         record_path = folder.with_name(f"{system}.build.json")
-        signature = {"corpus_sha256": corpus["sha256"]}
-        if system in OUR_STORES:
-            signature["settings"] = our_settings_digest()
-        if system == "server":
-            signature["chromadb"] = machine._version("chromadb")
-        else:
-            signature["llama_index_core"] = machine._version("llama-index-core")
-            signature["baseline_code"] = _sha_files([Path(__file__).with_name("baseline.py")])[:16]
+        signature = store_signature(system, corpus)
         if not self.cfg.fresh and record_path.is_file() and folder.is_dir():
             record = json.loads(record_path.read_text())
             if record.get("signature") == signature:

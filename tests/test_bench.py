@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import BenchConfig, default_pubmedqa_file, ratios, run_bench, spread
+from bench.run import BenchConfig, default_pubmedqa_file, ratios, run_bench, spread, store_signature
 from bench.synth import bundled_papers, perturb_number, split_sentences, synthesize
 from rag.corpus.loader import BUNDLED_DIR, load_corpus
 from rag.corpus.records import normalize_title
@@ -124,6 +124,13 @@ def test_spread_and_ratios():
     assert r["recall"]["all"] == pytest.approx(0.5)
     assert (r["p50"], r["p95"], r["first_query"], r["peak_rss"]) == pytest.approx((3.0, 2.5, 2.0, 0.5))
     assert (r["ingest_papers_per_s"], r["store_bytes"]) == pytest.approx((0.5, 0.5))
+
+
+def test_store_signatures_name_only_what_shapes_each_store():
+    corpus = {"sha256": "abc"}
+    assert set(store_signature("ours", corpus)) == {"corpus_sha256", "settings"}
+    assert set(store_signature("server", corpus)) == {"corpus_sha256", "settings", "chromadb"}
+    assert set(store_signature("llamaindex", corpus)) == {"corpus_sha256", "llama_index_core", "baseline_code"}
 
 
 @pytest.mark.slow
