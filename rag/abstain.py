@@ -76,8 +76,7 @@ def figure_terms(question: str) -> list[str] | None:
                 break
             words.append(w)
         return content_stems(" ".join(words))
-    focus = quantity_focus(question)
-    return focus
+    return quantity_focus(question)
 
 
 def states_figure(terms: list[str], sentence: str) -> bool:

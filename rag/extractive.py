@@ -14,7 +14,7 @@ import numpy as np
 
 from rag import abstain
 from rag.lexical import content_stems
-from rag.models import Passage
+from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Passage
 from rag.text import cite, neutralize_refs, plain_title, split_sentences
 
 LEXICAL_WEIGHT = 0.3
@@ -88,6 +88,11 @@ class Draft:
     abstained: bool
     reason: str
     scored: list[ScoredSentence]
+
+    @property
+    def abstain_text(self) -> str:
+        """What the reader is told when this draft abstains: why, where the reason is worth saying."""
+        return NO_FIGURE_TEXT if self.reason == NO_FIGURE else ABSTAIN_TEXT
 
 
 def draft_answer(

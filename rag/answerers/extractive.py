@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from rag.answerers.base import Answerer, Events
-from rag.extractive import NO_FIGURE
-from rag.models import NO_FIGURE_TEXT, Passage
+from rag.models import Passage
 from rag.verify import answer_from, verify_answer
 
 
@@ -23,6 +22,6 @@ class ExtractiveAnswerer(Answerer):
         answer = answer_from(
             question, passages, verified, mode=self.kind, confidence=round(draft.confidence, 4), timings=timings
         )
-        if draft.reason == NO_FIGURE:  # say why: the papers are there, the number is not
-            answer = answer.model_copy(update={"text": NO_FIGURE_TEXT})
+        if answer.abstained:
+            answer = answer.model_copy(update={"text": draft.abstain_text})  # says why, where it can
         yield answer

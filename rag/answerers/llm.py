@@ -31,7 +31,7 @@ from rag.llm.evidence import EvidenceSource, build_prompt, select_evidence
 from rag.llm.gguf import model_label
 from rag.llm.postprocess import attribute_uncited, pre_gate
 from rag.llm.stops import StopFilter
-from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Answer, Passage, Preview
+from rag.models import ABSTAIN_TEXT, Answer, Passage, Preview
 from rag.verify import answer_from, verify_answer
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ class LLMAnswerer(Answerer):
             return Answer(**{**base, **fields})
 
         if not passages or draft.confidence < cfg.llm_abstain_threshold or draft.reason == NO_FIGURE:
-            text = NO_FIGURE_TEXT if passages and draft.reason == NO_FIGURE else ABSTAIN_TEXT
-            yield finish(text=text, abstained=True, mode=backend_label(self.settings))
+            yield finish(text=draft.abstain_text, abstained=True, mode=backend_label(self.settings))
             return
 
         t = time.perf_counter()
