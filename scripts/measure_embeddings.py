@@ -43,7 +43,7 @@ def run(model: MeanPoolModel, texts: list[str], threads: int, workers: int, batc
 def main() -> None:
     settings = Settings()
     texts = chunk_texts(settings)
-    path = _local_model_path(settings.embedding.model)
+    path = _local_model_path(settings.embedding.model, settings.data_dir / "models")
     fp32 = MeanPoolModel(path, torch.float32)
     bf16 = MeanPoolModel(path, torch.bfloat16)
     cores = os.cpu_count() or 1

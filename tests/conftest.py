@@ -60,6 +60,49 @@ def write_small_corpus(folder: Path, n: int = 24) -> Path:
     return path
 
 
+def make_zip_preset(site: Path, members: dict[str, bytes], pieces: int, tag: str = "fakemodel"):
+    """A rag.embedding_presets.FolderPreset whose zip is split over `pieces` installed-looking distributions.
+
+    Each part is a dist-info (METADATA, RECORD) plus `<tag>-part_00N/input/<tag>.zip.00N` under `site`,
+    laid out like the real all-mpnet-base-v2 wheels; `members` are the zip's entries by full name.
+    """
+    import hashlib
+    import importlib
+    import io
+    import zipfile
+
+    from rag.embedding_presets import FolderPreset, ZipPart
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    blob = buf.getvalue()
+    step = -(-len(blob) // pieces)
+    parts = []
+    for i in range(1, pieces + 1):
+        data = blob[(i - 1) * step : i * step]
+        dist, rel = f"{tag}-part-{i:03d}", f"{tag}-part_{i:03d}/input/{tag}.zip.{i:03d}"
+        (site / rel).parent.mkdir(parents=True)
+        (site / rel).write_bytes(data)
+        info = site / f"{tag}_part_{i:03d}-0.0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
+        (info / "RECORD").write_text(f"{rel},,{len(data)}\n{info.name}/METADATA,,\n{info.name}/RECORD,,\n")
+        parts.append(ZipPart(dist, rel, len(data), hashlib.sha256(data).hexdigest()))
+    importlib.invalidate_caches()
+    return FolderPreset(
+        name=tag,
+        label=f"{tag} embedding",
+        version="0.0.1",
+        parts=tuple(parts),
+        size=len(blob),
+        sha256=hashlib.sha256(blob).hexdigest(),
+        top=tag,
+        setup_hint=f"./scripts/setup.sh --{tag}",
+    )
+
+
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory) -> Settings:
     """A real Chroma index of 24 real abstracts embedded with the real MiniLM model."""

