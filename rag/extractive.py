@@ -8,7 +8,7 @@ claim) and spread across papers, then put back in their abstract order under eac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,11 +41,43 @@ def _lexical(question_stems: set[str], text: str) -> float:
 
 
 QUANTITY_BONUS = 0.1
+# Chosen on the tuning set only (0.05/0.1/0.15/0.2, and only for "which paper" questions): see
+# eval/runs/naming/README.md.
+NAMING_BONUS = 0.1
 BOILERPLATE_PENALTY = 0.2
 # Links and availability notes are never the answer to a research question.
 _BOILERPLATE = re.compile(
     r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I
 )
+
+
+# A sentence that gives the contribution its name ("we propose X", "called X", "(ABC)"): a researcher
+# asking which paper does something needs that name, which the question's own words rarely match.
+_NAMING = re.compile(
+    r"\bwe (?:propose|introduce|present|design|develop|curate|contribute|name|call|term|dub)\b"
+    r"|\b(?:this|our|the) (?:paper|work|thesis|study|article) (?:proposes|introduces|presents|reports|describes)\b"
+    r"|\b(?:named|called|dubbed|termed|coined)\b"
+    r"|\bour (?:method|approach|model|framework|system|benchmark|dataset),"
+    r"|(?-i:\((?=[^)]*[A-Z][^)]*[A-Z])[A-Za-z][\w-]{1,15}\))",  # "(SLUNG)", "(BriLLM)", not "(training)"
+    re.I,
+)
+
+
+def names_contribution(sentence: str) -> bool:
+    """Whether a sentence introduces the paper's method, model or dataset by name."""
+    return bool(_NAMING.search(sentence))
+
+
+def favour_naming(question: str, scored: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The sentences with NAMING_BONUS added to those that name the contribution.
+
+    Only for the extractive composition, and not for quantity questions (their answer is a figure,
+    which QUANTITY_BONUS already favours). The LLM's evidence keeps the plain scores: it offers each
+    paper's contribution sentence on its own (rag/llm/evidence.py).
+    """
+    if abstain.quantity_focus(question) is not None:
+        return scored
+    return [replace(s, score=s.score + NAMING_BONUS) if names_contribution(s.text) else s for s in scored]
 
 
 def score_sentences(question: str, passages: list[Passage], embedder) -> list[ScoredSentence]:
@@ -121,7 +153,8 @@ def draft_answer(
         return Draft("", confidence, True, NO_FIGURE, scored)
     if confidence < threshold:
         return Draft("", confidence, True, "weak evidence", scored)
-    return Draft(compose(select(scored, max_sentences), passages), confidence, False, "", scored)
+    chosen = select(favour_naming(question, scored), max_sentences)
+    return Draft(compose(chosen, passages), confidence, False, "", scored)
 
 
 def select(scored: list[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:
