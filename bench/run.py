@@ -65,6 +65,10 @@ class BenchConfig:
     k: int = 5
     repeat: int = 1
 
+    def timed_answer_modes(self) -> list[str]:
+        """The answer modes with questions to time: with none, no store of ours is built for them."""
+        return [m for m in self.answer_modes if (self.ask_questions if m == "extractive" else self.llm_questions)]
+
     def validate(self) -> None:
         unknown = [s for s in self.systems if s not in SYSTEMS]
         if unknown:
@@ -437,7 +441,7 @@ class Bench:
     def _one_size(self, size: int, corpus: dict, questions: list[dict]) -> dict:
         cfg = self.cfg
         entry: dict[str, Any] = {"size": size, "corpus": corpus, "stores": {}, "systems": {}, "ask": {}}
-        stores_needed = {SYSTEMS[s][0] for s in cfg.systems} | ({"ours"} if cfg.answer_modes else set())
+        stores_needed = {SYSTEMS[s][0] for s in cfg.systems} | ({"ours"} if cfg.timed_answer_modes() else set())
         for store in (s for s in OUR_STORES if s in stores_needed):
             record = self.store(store, size, corpus)
             folder = self.root / corpus["tag"] / store
@@ -470,7 +474,7 @@ class Bench:
             )
             if q["short_lists"]:
                 self.note(f"[{size}] {system} returned fewer than {cfg.k} papers for {q['short_lists']} question(s)")
-        for mode in cfg.answer_modes:
+        for mode in cfg.timed_answer_modes():
             self.echo(f"[{size}] ask() with answer mode {mode} ...")
             entry["ask"][mode] = self.ask(mode, size, corpus, questions)
         entry["ratios"] = ratios(entry)

@@ -133,6 +133,14 @@ def test_store_signatures_name_only_what_shapes_each_store():
     assert set(store_signature("llamaindex", corpus)) == {"corpus_sha256", "llama_index_core", "baseline_code"}
 
 
+def test_answer_modes_with_no_questions_are_not_timed():
+    # --systems llamaindex --ask-questions 0 must not build (an hour at 100k) a store of ours it never asks
+    assert BenchConfig(systems=["llamaindex"], ask_questions=0).timed_answer_modes() == []
+    assert BenchConfig(ask_questions=20).timed_answer_modes() == ["extractive"]
+    cfg = BenchConfig(answer_modes=["extractive", "llm"], ask_questions=5, llm_questions=0)
+    assert cfg.timed_answer_modes() == ["extractive"]
+
+
 @pytest.mark.slow
 def test_bench_runs_end_to_end_and_reuses_its_stores(tmp_path):
     data, log = tmp_path / "bench-data", []
