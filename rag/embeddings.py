@@ -47,6 +47,7 @@ from pydantic import PrivateAttr
 from rag.embedding_presets import MPNET, ensure_folder, folder_preset
 from rag.errors import ConfigError, ModelUnavailableError
 from rag.meanpool import MeanPoolModel, is_mean_pooling, max_seq_length
+from rag.parts import remove_stale_temps, temp_path
 from rag.settings import Settings
 
 # torch's OpenMP threads spin while waiting for work; on a 2-core machine shared with anything else that
@@ -321,7 +322,8 @@ class LocalEncoder:
             module = Pipeline(st).eval()
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+        remove_stale_temps(target.parent, f".{target.name}.*.tmp")  # a killed export's half-written graph
+        tmp = temp_path(target, uuid.uuid4().hex[:8])  # carries the pid, so others can tell it is alive
         try:
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about shapes: the axes are declared dynamic

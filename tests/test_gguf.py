@@ -49,6 +49,20 @@ def concat(preset: Preset, site: Path) -> bytes:
     return b"".join((site / p.package / p.relpath).read_bytes() for p in preset.parts)
 
 
+def test_assembly_removes_only_its_own_dead_temps_in_the_shared_models_folder(fake, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    own_dead = models / f".fake.gguf.{proc.pid}.tmp"
+    own_dead.write_bytes(b"half")
+    # another writer's temp whose name happens to end in digits (an ONNX export's, say): not ours to judge
+    other = models / ".all-MiniLM-L6-v2-0123abcd.onnx.12345678.tmp"
+    other.write_bytes(b"being written")
+    ensure_preset(fake, models)
+    assert not own_dead.exists() and other.exists()
+
+
 def test_assembles_verifies_and_then_trusts_without_rehashing(fake, tmp_path, monkeypatch):
     target = ensure_preset(fake, tmp_path / "models")
     assert target.read_bytes() == concat(fake, tmp_path / "site")
