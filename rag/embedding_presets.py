@@ -231,7 +231,7 @@ def assemble(preset: FolderPreset, target: Path) -> Path:
     pieces = _pieces(preset)
     check_sizes(pieces, preset.label)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target.parent, f".{target.name}.*.tmp")
+    remove_stale_temps(target)
     archive, unpacked = temp_path(target, "zip"), temp_path(target, "unzip")
     log.info("assembling the %s model into %s (once)", preset.label, target)
     try:

@@ -322,7 +322,7 @@ class LocalEncoder:
             module = Pipeline(st).eval()
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(target.parent, f".{target.name}.*.tmp")  # a killed export's half-written graph
+        remove_stale_temps(target)  # a killed export's half-written graph
         tmp = temp_path(target, uuid.uuid4().hex[:8])  # carries the pid, so others can tell it is alive
         try:
             with torch.inference_mode(), warnings.catch_warnings():

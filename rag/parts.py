@@ -91,9 +91,13 @@ def alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(folder: Path, pattern: str = ".*.tmp") -> None:
-    """Temp files and folders of assemblies whose process is gone (killed mid-way)."""
-    for tmp in folder.glob(pattern):
+def remove_stale_temps(target: Path) -> None:
+    """`target`'s temp files and folders (see temp_path) whose process is gone (killed mid-way).
+
+    Only this target's: a models folder is shared by several writers, and another writer's temp
+    name may end in digits that are not a pid.
+    """
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
         try:
             pid = int(tmp.name.rsplit(".", 2)[-2])
         except (ValueError, IndexError):

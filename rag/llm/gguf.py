@@ -179,7 +179,7 @@ def assemble(preset: Preset, target: Path) -> Path:
     ]
     check_sizes(pieces, preset.label)
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(target.parent, f".{target.name}.*.tmp")  # only this model's: the folder is shared
+    remove_stale_temps(target)
     tmp = temp_path(target)
     try:
         with tmp.open("wb") as out:
