@@ -65,9 +65,13 @@ class BenchConfig:
     k: int = 5
     repeat: int = 1
 
+    def questions_for(self, mode: str) -> int:
+        """How many questions an answer mode is timed on."""
+        return self.ask_questions if mode == "extractive" else self.llm_questions
+
     def timed_answer_modes(self) -> list[str]:
         """The answer modes with questions to time: with none, no store of ours is built for them."""
-        return [m for m in self.answer_modes if (self.ask_questions if m == "extractive" else self.llm_questions)]
+        return [m for m in self.answer_modes if self.questions_for(m)]
 
     def validate(self) -> None:
         unknown = [s for s in self.systems if s not in SYSTEMS]
@@ -360,8 +364,7 @@ class Bench:
         return summarize_query(res, questions, self.cfg.k)
 
     def ask(self, mode: str, size: int, corpus: dict, questions: list[dict]) -> dict:
-        n = self.cfg.ask_questions if mode == "extractive" else self.cfg.llm_questions
-        chosen = spread(questions, n)
+        chosen = spread(questions, self.cfg.questions_for(mode))
         if not chosen:
             return {}
         res = self.job(f"{corpus['tag']}-ask-{mode}", {
