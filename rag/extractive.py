@@ -41,8 +41,8 @@ def _lexical(question_stems: set[str], text: str) -> float:
 
 
 QUANTITY_BONUS = 0.1
-# Chosen on the tuning set only (0.05/0.1/0.15/0.2, and only for "which paper" questions): see
-# eval/runs/naming/README.md.
+# Chosen on the tuning set only (swept 0.05-0.2, for every non-quantity question and for "which
+# paper" questions alone): see eval/runs/naming/README.md.
 NAMING_BONUS = 0.1
 BOILERPLATE_PENALTY = 0.2
 # Links and availability notes are never the answer to a research question.
