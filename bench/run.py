@@ -136,13 +136,14 @@ def rag_code_digest() -> str:
 
 
 def our_settings_digest() -> str:
-    """What in our settings changes the store (chunking, embedding model); not where it lives."""
+    """What in our settings changes the store (chunking, embedding model, approximate index); not where it lives."""
     from rag.settings import Settings
 
     s = Settings()
     keep = {
         "index": s.index.model_dump(exclude={"chroma_host", "chroma_port", "collection"}),
         "embedding": s.embedding.model_dump(),
+        "ann_min_chunks": s.retrieval.ann_min_chunks,
     }
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -1,7 +1,8 @@
 """Hybrid retrieval over the published view: dense + BM25 (bm25s), fused, one passage per paper.
 
 Everything a question needs is in the current view (rag/store/view.py): the chunk vectors (exact
-cosine search with one matrix-vector product), the saved bm25s index, and per-paper arrays for the
+cosine search with one matrix-vector product; large stores probe an approximate index instead,
+rag/store/ann.py), the saved bm25s index, and per-paper arrays for the
 filters. Checking for a newer version is one `stat`, so no per-question work grows with the store
 except the two scoring passes themselves.
 
@@ -21,6 +22,7 @@ from rag.index import Index, date_int
 from rag.lexical import content_stems
 from rag.models import Filters, Passage, RetrievalMode
 from rag.settings import Settings
+from rag.store import ann
 from rag.store.view import View
 
 
@@ -58,18 +60,62 @@ def _blas():
     return ThreadpoolController().select(user_api="blas")
 
 
-def _dense_scores(view: View, settings: Settings, question: str, mask: np.ndarray | None) -> np.ndarray:
+class RowScores:
+    """Cosine of the question to any chunk rows, computed on demand: `scores[rows]`, like an array.
+
+    What the fusion reads for the other retriever's candidates when the dense side probed the
+    approximate index instead of scoring every chunk.
+    """
+
+    def __init__(self, vectors: np.ndarray, query: np.ndarray) -> None:
+        self.vectors, self.query = vectors, query
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows)  # read the memory-mapped vectors in file order
+        out = np.empty(len(rows), dtype=np.float32)
+        out[order] = np.asarray(self.vectors[rows[order]]) @ self.query
+        return out
+
+
+def _query_vector(settings: Settings, question: str) -> np.ndarray:
+    q = np.asarray(embed_query(settings, question), dtype=np.float32)
+    return q / max(float(np.linalg.norm(q)), 1e-12)
+
+
+def _exact(view: View, q: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """Cosine similarity of every chunk to the question (-inf where filtered out).
 
     The product runs on one BLAS thread: it is memory-bound, and a second thread only helps on an
     idle machine; on a busy 2-core one, OpenBLAS's spinning threads made it 8x slower (15.5k chunks:
     16 ms with 2 threads, 2.0 ms with 1; scripts/measure_scale.py).
     """
-    q = np.asarray(embed_query(settings, question), dtype=np.float32)
-    q = q / max(float(np.linalg.norm(q)), 1e-12)
     with _blas().limit(limits=1):
         sims = np.asarray(view.vectors) @ q
     return np.where(mask, sims, -np.inf) if mask is not None else sims
+
+
+def _dense(
+    view: View, settings: Settings, question: str, mask: np.ndarray | None, n: int
+) -> tuple[list[tuple[int, float]], RowScores | np.ndarray]:
+    """(the n best chunks as (row, cosine), the cosine of any row) for the question.
+
+    A store with an approximate index (rag/store/ann.py) probes it; when the filter leaves fewer
+    chunks in the probed clusters than asked for, the allowed chunks are few and are scanned exactly.
+    """
+    q = _query_vector(settings, question)
+    index = view.ann if settings.retrieval.ann_min_chunks else None
+    if index is not None:
+        found = ann.search(index, q, n, settings.retrieval.ann_probe, mask)
+        allowed = view.n_chunks if mask is None else int(mask.sum())
+        if len(found) >= min(n, allowed):
+            return found, RowScores(view.vectors, q)
+        if mask is not None:
+            rows = np.flatnonzero(mask)
+            sims = RowScores(view.vectors, q)[rows]
+            return [(int(rows[i]), float(sims[i])) for i in _top(sims, n)], RowScores(view.vectors, q)
+    sims = _exact(view, q, mask)
+    return _ranking(sims, n, -np.inf), sims
 
 
 def _bm25_scores(view: View, question: str, mask: np.ndarray | None) -> np.ndarray | None:
@@ -101,7 +147,7 @@ def rrf(rankings: list[list[tuple]], k: int) -> dict:
 def zscore_fusion(
     dense: list[tuple[int, float]],
     lexical: list[tuple[int, float]],
-    dense_all: np.ndarray,
+    dense_all: np.ndarray | RowScores | None,
     bm25_all: np.ndarray | None,
     weight: float,
 ) -> dict[int, float]:
@@ -115,7 +161,7 @@ def zscore_fusion(
     if not len(rows):
         return {}
 
-    def z(all_scores: np.ndarray | None, ranking: list[tuple[int, float]]) -> np.ndarray:
+    def z(all_scores: np.ndarray | RowScores | None, ranking: list[tuple[int, float]]) -> np.ndarray:
         if all_scores is None or not ranking:
             return np.zeros(len(rows))
         ref = np.asarray([s for _, s in ranking], dtype=np.float64)
@@ -144,9 +190,8 @@ def retrieve_passages(
         return []
     n = max(cfg.candidates, k * 4)
 
-    dense_all = _dense_scores(view, settings, question, mask) if mode in ("hybrid", "dense") else None
+    dense, dense_all = _dense(view, settings, question, mask, n) if mode in ("hybrid", "dense") else ([], None)
     bm25_all = _bm25_scores(view, question, mask) if mode in ("hybrid", "bm25") else None
-    dense = _ranking(dense_all, n, -np.inf)
     lexical = _ranking(bm25_all, n, 0.0)
     if mode == "hybrid" and cfg.fusion == "zscore":
         scores = zscore_fusion(dense, lexical, dense_all, bm25_all, cfg.dense_weight)

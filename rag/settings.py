@@ -113,6 +113,16 @@ class RetrievalSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description="Weight of the dense z-score in zscore fusion (BM25 gets the rest)."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf).")
+    ann_min_chunks: int = Field(
+        50_000,
+        ge=0,
+        description="Stores of at least this many chunks also get an approximate dense index at ingest (faiss "
+        "IVF), which questions probe instead of scanning every vector; smaller stores are scanned exactly "
+        "(under ~7 ms here). 0: never build or use one.",
+    )
+    ann_probe: int = Field(
+        32, ge=1, description="Clusters of the approximate index a question scans (more: closer to exact, slower)."
+    )
 
 
 class AnswerSettings(BaseModel):

@@ -9,6 +9,7 @@ Layout under `<data_dir>/views/<collection>/` (a `<host>-<port>/` level is added
         chunks.*          per chunk: id, text, paper index; vectors.npy (float32, L2-normalised)
         bm25/             the bm25s index over the chunks (saved with bm25s, loaded memory-mapped)
         df.json           document frequencies of stemmed words (the answerer's IDF weights)
+        ann.faiss         large stores only: the approximate dense index (rag/store/ann.py)
 
 Why a view and not Chroma for reading: Chroma's embedded client is not process-safe; it caches each
 collection's HNSW index per process, so a long-running process never sees vectors another process
@@ -39,6 +40,7 @@ import numpy as np
 from rag.errors import StoreError
 from rag.lexical import content_stems
 from rag.settings import Settings
+from rag.store import ann as ann_index
 from rag.store import faults
 from rag.store.columns import Strings, open_array, write_array, write_strings
 
@@ -132,6 +134,11 @@ class View:
         if not self.n_chunks:
             return None
         return bm25s.BM25.load(self.folder / "bm25", mmap=True, show_progress=False)
+
+    @cached_property
+    def ann(self) -> Any | None:
+        """The approximate dense index (None: this version is small enough for the exact scan)."""
+        return ann_index.load(self.folder)
 
     @cached_property
     def df(self) -> dict[str, int]:
@@ -288,6 +295,9 @@ def publish(
     write_strings(tmp, "chunks.text", chunk_texts)
     write_array(tmp, "chunks.paper", np.asarray(chunk_paper, dtype=np.int32))
     write_array(tmp, "vectors", vectors)
+    min_chunks = settings.retrieval.ann_min_chunks
+    if min_chunks and len(vectors) >= min_chunks:
+        meta = dict(meta, ann=ann_index.build(vectors, tmp))
 
     by_source: dict[str, list[int]] = {}
     for i, r in enumerate(records):
