@@ -14,6 +14,12 @@ asked-for noun phrase, accepts number words and percentages, skips "which paper.
 looks only at the top papers (answer.figure_check_papers): on the 155 tuning questions, top 2
 papers, it would abstain on 7 of 11 unanswerable quantity questions and 0 of 35 answerable ones
 (top 1: 9 and 1; top 3: 6 and 1; top 5: 3 and 1).
+
+Names (`names_in`/`missing_names`): a question that names something specific — an acronym, a
+dataset, a model, a task ("QM9", "BraTS", "ETTh1", "Path-X", "256x256", "MEMIT") — is not answered by
+papers that never mention it, however close they are in meaning. Names are recognised by their
+spelling (two capitals, an inner capital, letters mixed with digits), and names common in the
+corpus (LLM, GPU) are skipped: an abstract may spell those out instead.
 """
 
 from __future__ import annotations
@@ -95,6 +101,66 @@ def answers_quantity(focus: list[str], sentence: str) -> bool:
         return False
     stems = set(content_stems(sentence))
     return all(f in stems for f in focus)
+
+
+_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)*(?![\w-])")
+
+
+def _name_like(word: str) -> bool:
+    """QM9, BraTS, MEMIT, ETTh1, 256x256 — but not seq2seq or top1 (lower-case compounds are vocabulary)."""
+    core = word.replace("-", "").replace("/", "")
+    capitals = sum(c.isupper() for c in core)
+    mixed = any(c.isdigit() for c in core) and any(c.isalpha() for c in core)
+    return len(core) >= 2 and (
+        capitals >= 2 or any(c.isupper() for c in core[1:]) or (mixed and (capitals or core[0].isdigit()))
+    )
+
+
+def names_in(question: str) -> list[str]:
+    """Specific names in a question by their spelling; "LLM-based" gives LLM, "GPUs" gives GPU.
+
+    Names in parentheses are skipped: "feed-forward (MLP) sublayers" glosses the words before it,
+    which carry the meaning, and an abstract may use either.
+    """
+    question = re.sub(r"\([^()]*\)", " ", question)
+    out: list[str] = []
+    for m in _TOKEN.finditer(question):
+        word = m.group()
+        parts = re.split(r"[-/]", word)
+        if len(parts) > 1 and any(_name_like(p) for p in parts):
+            out += [p for p in parts if _name_like(p)]
+        elif _name_like(word):
+            out.append(word)
+    return [w[:-1] if w.endswith("s") and w[:-1].isupper() else w for w in out]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def name_share(name: str, df: dict[str, int], n_docs: int) -> float:
+    """Roughly the fraction of the corpus's chunks that mention a name: the document frequency of its
+    stem in the published view (no per-question pass over the corpus). A name that is no single word
+    of the index ("Path-X": only "path" is indexed) counts as rare."""
+    stems = content_stems(name)
+    if len(stems) != 1 or len(re.split(r"[-/]", name)) != 1:
+        return 0.0
+    return df.get(stems[0], 0) / max(n_docs, 1)
+
+
+def missing_names(question: str, texts: list[str], df: dict[str, int], n_docs: int, max_share: float) -> list[str]:
+    """The question's names that occur in none of `texts`, among those mentioned in at most
+    `max_share` of the corpus's chunks.
+
+    Spelling differences are forgiven: "Path-X", "Path X" and "PathX" match; a name inside a longer
+    word also matches (the lenient side: it can only keep an answer, never abstain wrongly).
+    """
+    seen = _squash(" ".join(texts))
+    return [
+        n
+        for n in dict.fromkeys(names_in(question))
+        if _squash(n) not in seen and name_share(n, df, n_docs) <= max_share
+    ]
 
 
 def idf_coverage(question: str, passage_text: str, df: dict[str, int], n_docs: int) -> tuple[float, float]:

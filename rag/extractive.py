@@ -8,13 +8,13 @@ claim) and spread across papers, then put back in their abstract order under eac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from rag import abstain
 from rag.lexical import content_stems
-from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Passage
+from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Passage, no_name_text
 from rag.text import cite, neutralize_refs, plain_title, split_sentences
 
 LEXICAL_WEIGHT = 0.3
@@ -109,6 +109,7 @@ def score_sentences(question: str, passages: list[Passage], embedder) -> list[Sc
 
 
 NO_FIGURE = "no figure for the asked quantity in the top papers"
+NO_NAME = "a name in the question occurs in none of the top papers"
 
 
 @dataclass
@@ -120,11 +121,19 @@ class Draft:
     abstained: bool
     reason: str
     scored: list[ScoredSentence]
+    missing: list[str] = field(default_factory=list)
 
     @property
     def abstain_text(self) -> str:
         """What the reader is told when this draft abstains: why, where the reason is worth saying."""
+        if self.reason == NO_NAME:
+            return no_name_text(self.missing)
         return NO_FIGURE_TEXT if self.reason == NO_FIGURE else ABSTAIN_TEXT
+
+    @property
+    def decided(self) -> bool:
+        """Abstained for a reason that holds whatever the evidence score (LLM mode honours it too)."""
+        return self.reason in (NO_FIGURE, NO_NAME)
 
 
 def draft_answer(
@@ -135,6 +144,8 @@ def draft_answer(
     threshold: float,
     max_sentences: int,
     figure_papers: int = 0,
+    name_check: bool = False,
+    name_max_share: float = 0.0,
 ) -> Draft:
     """Score sentences, decide whether the evidence answers the question, compose the answer."""
     scored = score_sentences(question, passages, embedder)
@@ -151,6 +162,11 @@ def draft_answer(
     terms = abstain.figure_terms(question) if figure_papers else None
     if terms is not None and not any(s.source < figure_papers and abstain.states_figure(terms, s.text) for s in scored):
         return Draft("", confidence, True, NO_FIGURE, scored)
+    if name_check:  # every source the reader is shown: the abstention says none of them mentions it
+        texts = [f"{p.title} {p.text}" for p in passages]
+        missing = abstain.missing_names(question, texts, df, n_docs, name_max_share)
+        if missing:
+            return Draft("", confidence, True, NO_NAME, scored, missing)
     if confidence < threshold:
         return Draft("", confidence, True, "weak evidence", scored)
     chosen = select(favour_naming(question, scored), max_sentences)

@@ -76,6 +76,15 @@ NO_FIGURE_TEXT = (
 )
 
 
+def no_name_text(names: list[str]) -> str:
+    """The abstention when the question names something the closest papers never mention."""
+    listed = ", ".join(names)
+    return (
+        f"The abstracts in this collection don't answer this question: the closest papers (listed as sources) "
+        f"never mention {listed}."
+    )
+
+
 class Answer(BaseModel):
     question: str
     text: str

@@ -144,6 +144,18 @@ class AnswerSettings(BaseModel):
         description="Quantity questions (how many..., what accuracy...): the quoted answer abstains when none of "
         "the top N papers states a figure next to the asked-for term (0: off; N chosen on eval/gold.jsonl).",
     )
+    name_check: bool = Field(
+        True,
+        description="Questions naming something specific (an acronym, dataset, model: QM9, Path-X, ETTh1) abstain "
+        "when none of the retrieved papers mentions it (chosen on eval/gold.jsonl: eval/runs/names).",
+    )
+    name_check_max_share: float = Field(
+        0.03,
+        ge=0.0,
+        le=1.0,
+        description="Names mentioned in more than this fraction of the corpus's chunks (LLM, GPU) are not checked: "
+        "abstracts often spell those out (chosen on eval/gold.jsonl).",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
     llm_min_support: float = Field(
         0.8,

@@ -1,10 +1,11 @@
-"""The figure check of quantity questions (rag.abstain.figure_terms / states_figure)."""
+"""The figure check of quantity questions (rag.abstain.figure_terms / states_figure) and the name check
+(rag.abstain.names_in / missing_names)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.abstain import figure_terms, states_figure
+from rag.abstain import figure_terms, missing_names, name_share, names_in, states_figure
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,36 @@ def test_figure_terms(question, terms):
 )
 def test_states_figure(terms, sentence, states):
     assert states_figure(terms, sentence) is states
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Which paper evaluates graph transformers on the QM9 benchmark?", ["QM9"]),
+        ("What accuracy does PoNet obtain on the Path-X task?", ["PoNet", "Path-X"]),
+        ("What FID does it reach on ImageNet 256x256?", ["FID", "ImageNet", "256x256"]),
+        ("How many GPUs were needed?", ["GPU"]),  # plural of an acronym
+        ("Which paper benchmarks LLM-based forecasting on ETTh1?", ["LLM", "ETTh1"]),  # the name part of a compound
+        ("Which papers analyze what the feed-forward (MLP) sublayers do?", []),  # a gloss in parentheses
+        ("Where a seq2seq model generates identifiers", []),  # lower-case compounds are vocabulary
+        ("Which papers make linear attention fast?", []),  # a capitalised first word is not a name
+    ],
+)
+def test_names_in(question, names):
+    assert names_in(question) == names
+
+
+def test_missing_names_forgives_spelling_and_skips_common_names():
+    df, n = {"qm9": 1, "llm": 500, "ponet": 2}, 1000
+    texts = ["PoNet reaches 80% on the Path X task.", "A large language model..."]
+    q = "Does PoNet beat LLM baselines on Path-X and on QM9?"
+    assert missing_names(q, texts, df, n, max_share=0.03) == ["QM9"]  # LLM: in half the corpus, not checked
+    assert missing_names(q, texts, df, n, max_share=0.9) == ["LLM", "QM9"]
+    assert missing_names(q, texts + ["results on qm-9"], df, n, max_share=0.03) == []
+
+
+def test_name_share_reads_the_index_counts():
+    df = {"qm9": 30, "path": 400}
+    assert name_share("QM9", df, 1000) == pytest.approx(0.03)
+    assert name_share("Path-X", df, 1000) == 0.0  # not one indexed word: counts as rare
+    assert name_share("AWQ", df, 1000) == 0.0

@@ -51,10 +51,33 @@ def test_quantity_question_the_abstracts_leave_open_abstains(full_index):
     off = ask(
         q,
         settings=full_index.model_copy(
-            update={"answer": full_index.answer.model_copy(update={"figure_check_papers": 0})}
+            update={"answer": full_index.answer.model_copy(update={"figure_check_papers": 0, "name_check": False})}
         ),
     )
     assert not off.abstained  # without the figure check the quoted answer goes out (the old behaviour)
+
+
+def test_a_name_no_retrieved_paper_mentions_abstains_and_says_which(full_index):
+    """Near-domain: papers on graph transformers and molecules exist, none mentions the QM9 benchmark."""
+    q = "Which paper evaluates graph transformers for molecular property prediction on the QM9 benchmark?"
+    a = ask(q, settings=full_index)
+    assert a.abstained and a.citations == [] and a.sources
+    assert "never mention QM9" in a.text
+    assert not any("qm9" in f"{p.title} {p.text}".lower() for p in a.sources)
+
+
+def test_a_name_the_papers_mention_does_not_abstain(full_index):
+    a = ask("What does MTLoRA add to a shared backbone for multi-task learning?", settings=full_index)
+    assert not a.abstained and "MTLoRA" in a.text
+
+
+def test_llm_mode_abstains_on_the_name_check_without_asking_the_model(full_index, tmp_path):
+    s = full_index.model_copy(
+        update={"llm": full_index.llm.model_copy(update={"local_model": str(tmp_path / "absent.gguf")})}
+    )
+    q = "Which paper evaluates graph transformers for molecular property prediction on the QM9 benchmark?"
+    a = ask(q, settings=s, answer_mode="llm")
+    assert a.abstained and not a.notices and "load" not in a.timings and "never mention QM9" in a.text
 
 
 def test_llm_mode_abstains_on_the_figure_check_without_asking_the_model(full_index, tmp_path):

@@ -44,6 +44,8 @@ class Answerer(ABC):
             cfg.abstain_threshold,
             cfg.max_sentences,
             cfg.figure_check_papers,
+            cfg.name_check,
+            cfg.name_check_max_share,
         )
         timings["evidence"] = round(time.perf_counter() - t, 4)
         return draft

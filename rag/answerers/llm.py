@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from rag.answerers.base import Answerer, Events
 from rag.errors import LLMError, ModelUnavailableError
-from rag.extractive import NO_FIGURE, Draft
+from rag.extractive import Draft
 from rag.llm import ContextOverflowError, LLMBackend, backend_kind, get_backend
 from rag.llm.evidence import EvidenceSource, build_prompt, select_evidence
 from rag.llm.gguf import model_label
@@ -62,7 +62,7 @@ class LLMAnswerer(Answerer):
             base = {"question": question, "sources": passages, "confidence": confidence, "timings": timings}
             return Answer(**{**base, **fields})
 
-        if not passages or draft.confidence < cfg.llm_abstain_threshold or draft.reason == NO_FIGURE:
+        if not passages or draft.confidence < cfg.llm_abstain_threshold or draft.decided:
             yield finish(text=draft.abstain_text, abstained=True, mode=backend_label(self.settings))
             return
 
