@@ -106,14 +106,15 @@ def _dense(
     q = _query_vector(settings, question)
     index = view.ann if settings.retrieval.ann_min_chunks else None
     if index is not None:
+        scores = RowScores(view.vectors, q)
         found = ann.search(index, q, n, settings.retrieval.ann_probe, mask)
         allowed = view.n_chunks if mask is None else int(mask.sum())
         if len(found) >= min(n, allowed):
-            return found, RowScores(view.vectors, q)
+            return found, scores
         if mask is not None:
             rows = np.flatnonzero(mask)
-            sims = RowScores(view.vectors, q)[rows]
-            return [(int(rows[i]), float(sims[i])) for i in _top(sims, n)], RowScores(view.vectors, q)
+            sims = scores[rows]
+            return [(int(rows[i]), float(sims[i])) for i in _top(sims, n)], scores
     sims = _exact(view, q, mask)
     return _ranking(sims, n, -np.inf), sims
 

@@ -335,6 +335,7 @@ def publish(
     min_chunks = settings.retrieval.ann_min_chunks
     if min_chunks and len(vectors) >= min_chunks:
         meta = dict(meta, ann=ann_index.build(vectors, tmp))
+        _fsync(tmp / ann_index.FILE)
 
     by_source: dict[str, list[int]] = {}
     for i, r in enumerate(records):
