@@ -103,10 +103,10 @@ def answers_quantity(focus: list[str], sentence: str) -> bool:
     return all(f in stems for f in focus)
 
 
-_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)*(?![\w-])")
+TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)*(?![\w-])")
 
 
-def _name_like(word: str) -> bool:
+def name_like(word: str) -> bool:
     """QM9, BraTS, MEMIT, ETTh1, 256x256 — but not seq2seq or top1 (lower-case compounds are vocabulary)."""
     core = word.replace("-", "").replace("/", "")
     capitals = sum(c.isupper() for c in core)
@@ -124,17 +124,17 @@ def names_in(question: str) -> list[str]:
     """
     question = re.sub(r"\([^()]*\)", " ", question)
     out: list[str] = []
-    for m in _TOKEN.finditer(question):
+    for m in TOKEN.finditer(question):
         word = m.group()
         parts = re.split(r"[-/]", word)
-        if len(parts) > 1 and any(_name_like(p) for p in parts):
-            out += [p for p in parts if _name_like(p)]
-        elif _name_like(word):
+        if len(parts) > 1 and any(name_like(p) for p in parts):
+            out += [p for p in parts if name_like(p)]
+        elif name_like(word):
             out.append(word)
     return [w[:-1] if w.endswith("s") and w[:-1].isupper() else w for w in out]
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
@@ -155,11 +155,11 @@ def missing_names(question: str, texts: list[str], df: dict[str, int], n_docs: i
     Spelling differences are forgiven: "Path-X", "Path X" and "PathX" match; a name inside a longer
     word also matches (the lenient side: it can only keep an answer, never abstain wrongly).
     """
-    seen = _squash(" ".join(texts))
+    seen = squash(" ".join(texts))
     return [
         n
         for n in dict.fromkeys(names_in(question))
-        if _squash(n) not in seen and name_share(n, df, n_docs) <= max_share
+        if squash(n) not in seen and name_share(n, df, n_docs) <= max_share
     ]
 
 

@@ -2,7 +2,9 @@
 
 No language model: sentences are scored by embedding similarity to the question plus lexical
 overlap, selected with maximal marginal relevance (so the answer is not three paraphrases of one
-claim) and spread across papers, then put back in their abstract order under each paper.
+claim) and spread across papers, then put back in their abstract order under each paper. What the
+answer must also cover (the contribution's name, each part of the question, every paper a "which
+papers" question asks for) is in rag/coverage.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rag import abstain
+from rag import coverage as cover
 from rag.lexical import content_stems
 from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Passage, no_name_text
 from rag.text import cite, neutralize_refs, plain_title, split_sentences
@@ -146,6 +149,7 @@ def draft_answer(
     figure_papers: int = 0,
     name_check: bool = False,
     name_max_share: float = 0.0,
+    show_names: bool = False,
 ) -> Draft:
     """Score sentences, decide whether the evidence answers the question, compose the answer."""
     scored = score_sentences(question, passages, embedder)
@@ -169,7 +173,14 @@ def draft_answer(
             return Draft("", confidence, True, NO_NAME, scored, missing)
     if confidence < threshold:
         return Draft("", confidence, True, "weak evidence", scored)
-    chosen = select(favour_naming(question, scored), max_sentences)
+    favoured = favour_naming(question, scored)
+    if cover.PLURAL and cover.asks_many(question):
+        chosen = cover.select_many(favoured)
+    else:
+        chosen = select(favoured, max_sentences)
+    if show_names:
+        chosen = cover.show_names(question, chosen, scored, df, n_docs, MAX_PER_PAPER)
+    chosen = cover.cover_question(question, chosen, scored, passages, df, n_docs)
     return Draft(compose(chosen, passages), confidence, False, "", scored)
 
 

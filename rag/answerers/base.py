@@ -46,6 +46,7 @@ class Answerer(ABC):
             cfg.figure_check_papers,
             cfg.name_check,
             cfg.name_check_max_share,
+            cfg.show_names,
         )
         timings["evidence"] = round(time.perf_counter() - t, 4)
         return draft
