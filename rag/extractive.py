@@ -16,6 +16,7 @@ import numpy as np
 
 from rag import abstain
 from rag import coverage as cover
+from rag.coverage import names_contribution
 from rag.lexical import content_stems
 from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Passage, no_name_text
 from rag.text import cite, neutralize_refs, plain_title, split_sentences
@@ -52,23 +53,6 @@ BOILERPLATE_PENALTY = 0.2
 _BOILERPLATE = re.compile(
     r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I
 )
-
-
-# A sentence that gives the contribution its name ("we propose X", "called X", "(ABC)"): a researcher
-# asking which paper does something needs that name, which the question's own words rarely match.
-_NAMING = re.compile(
-    r"\bwe (?:propose|introduce|present|design|develop|curate|contribute|name|call|term|dub)\b"
-    r"|\b(?:this|our|the) (?:paper|work|thesis|study|article) (?:proposes|introduces|presents|reports|describes)\b"
-    r"|\b(?:named|called|dubbed|termed|coined)\b"
-    r"|\bour (?:method|approach|model|framework|system|benchmark|dataset),"
-    r"|(?-i:\((?=[^)]*[A-Z][^)]*[A-Z])[A-Za-z][\w-]{1,15}\))",  # "(SLUNG)", "(BriLLM)", not "(training)"
-    re.I,
-)
-
-
-def names_contribution(sentence: str) -> bool:
-    """Whether a sentence introduces the paper's method, model or dataset by name."""
-    return bool(_NAMING.search(sentence))
 
 
 def favour_naming(question: str, scored: list[ScoredSentence]) -> list[ScoredSentence]:

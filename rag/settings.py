@@ -159,8 +159,8 @@ class AnswerSettings(BaseModel):
     show_names: bool = Field(
         False,
         description="Extractive answers also quote the sentence that names each paper's contribution (\"our method, "
-        "Seismic\"). Off by default: turning it on moved key-fact recall 0.779 -> 0.833 on eval/gold.jsonl but "
-        "0.699 -> 0.690 on the held-out set (eval/runs/compose).",
+        "Seismic\"). Off by default: turning it on moved key-fact recall 0.792 -> 0.833 on eval/gold.jsonl but "
+        "0.713 -> 0.704 on the held-out set (eval/runs/compose).",
     )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
     llm_min_support: float = Field(

@@ -145,3 +145,15 @@ def test_which_papers_answers_list_several_papers_each_once(full_index):
         assert any(t.startswith(expected) for t in titles), (expected, titles)
     # one paragraph per paper, each opened by its title
     assert a.text.count("**") == 2 * len(titles)
+
+
+def test_a_plural_answer_adds_each_papers_contribution_when_its_best_sentence_is_background():
+    scored = [
+        _s(0, 0, "Linear attention is a popular alternative to softmax attention.", 0.90),
+        _s(0, 1, "We propose Lightning Attention, which keeps training speed constant.", 0.70),
+        _s(0, 2, "Experiments cover 1B to 7B models.", 0.60),
+        _s(1, 0, "We introduce a local concentration module for linear attention.", 0.85),
+        _s(1, 1, "Linear attention lacks concentration.", 0.80),
+    ]
+    picked = [s.text for s in select_many(scored)]
+    assert picked == [scored[0].text, scored[1].text, scored[3].text]  # paper 1's best already is one
