@@ -24,6 +24,7 @@ from rag.text import cite, neutralize_refs, plain_title, split_sentences
 LEXICAL_WEIGHT = 0.3
 MMR_LAMBDA = 0.7
 MAX_PER_PAPER = 2
+FIGURE_NAMED = True
 MARGIN = 0.15  # sentences scoring this far below the best one are left out
 
 
@@ -148,8 +149,12 @@ def draft_answer(
     confidence = abstain.evidence(best_cos, coverage, unseen)
     # before the threshold: LLM mode has a lower threshold of its own but honours this check too
     terms = abstain.figure_terms(question) if figure_papers else None
-    if terms is not None and not any(s.source < figure_papers and abstain.states_figure(terms, s.text) for s in scored):
-        return Draft("", confidence, True, NO_FIGURE, scored)
+    if terms is not None:
+        top = set(range(figure_papers))
+        if FIGURE_NAMED:  # a figure asked about a named system comes from a top paper that names it
+            top = top & set(abstain.papers_named(question, passages, df, n_docs, name_max_share)) or top
+        if not any(s.source in top and abstain.states_figure(terms, s.text) for s in scored):
+            return Draft("", confidence, True, NO_FIGURE, scored)
     if name_check:  # every source the reader is shown: the abstention says none of them mentions it
         texts = [f"{p.title} {p.text}" for p in passages]
         missing = abstain.missing_names(question, texts, df, n_docs, name_max_share)

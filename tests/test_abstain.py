@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.abstain import figure_terms, missing_names, name_share, names_in, states_figure
+from rag.abstain import figure_terms, missing_names, name_share, names_in, papers_named, states_figure
+from rag.models import Passage
 
 
 @pytest.mark.parametrize(
@@ -70,3 +71,16 @@ def test_name_share_reads_the_index_counts():
     assert name_share("QM9", df, 1000) == pytest.approx(0.03)
     assert name_share("Path-X", df, 1000) == 0.0  # not one indexed word: counts as rare
     assert name_share("AWQ", df, 1000) == 0.0
+
+
+def test_papers_named_finds_the_passages_that_mention_a_rare_name_of_the_question():
+    passages = [
+        Passage(
+            paper_id="a", title="Scaling laws for downstream tasks", text="Dataset size matters: 12 sizes.", score=1
+        ),
+        Passage(paper_id="b", title="RemoteCLIP: a foundation model", text="Zero-shot gains of 6.39%.", score=0.9),
+    ]
+    assert papers_named("What batch size was used when pretraining RemoteCLIP?", passages, {}, 100, 0.03) == [1]
+    assert papers_named("What batch size was used?", passages, {}, 100, 0.03) == []  # no name: no restriction
+    # a name common in the corpus (in more than 3% of chunks) restricts nothing
+    assert papers_named("What batch size does CLIP use?", passages, {"clip": 50}, 100, 0.03) == []

@@ -57,6 +57,15 @@ def test_quantity_question_the_abstracts_leave_open_abstains(full_index):
     assert not off.abstained  # without the figure check the quoted answer goes out (the old behaviour)
 
 
+def test_a_figure_about_a_named_system_must_come_from_a_paper_that_names_it(full_index):
+    """Near-domain: Arctic-Embed 2.0 is found but never says how many languages it supports; another top
+    paper's figure about languages must not answer for it."""
+    q = "How many languages are supported by the Arctic-Embed 2.0 models?"
+    a = ask(q, settings=full_index)
+    assert a.abstained and "no figure" in a.text
+    assert any(p.title.startswith("Arctic-Embed 2.0") for p in a.sources)
+
+
 def test_a_name_no_retrieved_paper_mentions_abstains_and_says_which(full_index):
     """Near-domain: papers on graph transformers and molecules exist, none mentions the QM9 benchmark."""
     q = "Which paper evaluates graph transformers for molecular property prediction on the QM9 benchmark?"
