@@ -5,9 +5,11 @@
     RAG_DATA_DIR=<bundled index> python scripts/measure_composition.py --set eval/gold.jsonl \
         --grid '{"answer.show_names": [false, true], "PLURAL": [false, true], "COVER": [false, true]}'
 
-For each combination of rag.coverage constants (and `answer.<field>` settings): key-fact recall of
-the answerable questions (overall and by type), answer length in words, and for "which papers" questions the paper-level
-precision / recall of the cited papers against the gold papers. Choose on the tuning set
+For each combination of rag.coverage constants (`COVER`), rag.extractive constants
+(`extractive.FIGURE_NAMED`) and settings (`answer.show_names`): key-fact recall of the answerable
+questions (overall and by type), abstention recall and false abstention, answer length in words,
+and for "which papers" questions the paper-level precision / recall of the cited papers against the
+gold papers. Choose on the tuning set
 (eval/gold.jsonl) only; the held-out set is run once afterwards with eval.answer_modes.
 """
 
@@ -26,15 +28,19 @@ sys.path.insert(0, str(ROOT))
 
 from eval.dataset import load_dataset  # noqa: E402
 from eval.metrics import key_fact_recall  # noqa: E402
-from rag import ask, coverage  # noqa: E402
+from rag import ask, coverage, extractive  # noqa: E402
 from rag.settings import AnswerSettings, Settings  # noqa: E402
 
 
 def run(items: list[dict], settings: Settings) -> dict:
     by_type: dict[str, list[float]] = collections.defaultdict(list)
-    words, precision, recall = [], [], []
+    words, precision, recall, withheld, lost = [], [], [], [], []
     for item in items:
         answer = ask(item["question"], settings=settings)
+        if not item["answerable"]:
+            withheld.append(answer.abstained)
+            continue
+        lost.append(answer.abstained)
         text = "" if answer.abstained else answer.text
         by_type[item["type"]].append(key_fact_recall(text, item["must_include"]) or 0.0)
         if not answer.abstained:
@@ -49,6 +55,8 @@ def run(items: list[dict], settings: Settings) -> dict:
     return {
         "key_fact_recall": round(st.mean(every), 3),
         "by_type": {k: round(st.mean(v), 3) for k, v in by_type.items()},
+        "abstention_recall": round(st.mean(withheld), 3) if withheld else None,
+        "false_abstention": round(st.mean(lost), 3),
         "words_mean": round(st.mean(words)) if words else 0,
         "plural_questions": len(precision),
         "paper_precision": round(st.mean(precision), 3) if precision else None,
@@ -59,20 +67,26 @@ def run(items: list[dict], settings: Settings) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", default="eval/gold.jsonl", help="question set (JSONL with must_include)")
-    ap.add_argument("--grid", default="{}", help="JSON object: rag.coverage constant -> values to try")
+    ap.add_argument("--grid", default="{}", help="JSON object: constant or answer.<field> -> values to try")
     args = ap.parse_args()
-    items = [i.model_dump() for i in load_dataset(args.set) if i.answerable]
+    items = [i.model_dump() for i in load_dataset(args.set)]
     grid = json.loads(args.grid)
     base = Settings()
+    modules = {"extractive": extractive, "coverage": coverage}
     for name in grid:
-        field = name.removeprefix("answer.")
-        if not (hasattr(coverage, name) or (name.startswith("answer.") and field in AnswerSettings.model_fields)):
-            raise SystemExit(f"{name}: neither a rag.coverage constant nor an answer.<field> setting")
+        head, _, field = name.partition(".")
+        module = modules.get(head, coverage)
+        known = field in AnswerSettings.model_fields if head == "answer" else hasattr(module, field)
+        if not (known or hasattr(coverage, name)):
+            raise SystemExit(f"{name}: not a rag.coverage constant, extractive.<constant> or answer.<field> setting")
     for combo in itertools.product(*grid.values()) if grid else [()]:
         answer = {}
         for name, value in zip(grid, combo, strict=True):
-            if name.startswith("answer."):
-                answer[name.removeprefix("answer.")] = value
+            head, _, field = name.partition(".")
+            if head == "answer":
+                answer[field] = value
+            elif head in modules:
+                setattr(modules[head], field, value)
             else:
                 setattr(coverage, name, value)
         settings = base.model_copy(update={"answer": base.answer.model_copy(update=answer)})
