@@ -177,6 +177,7 @@ def cover_question(
 PLURAL = True
 PLURAL_MARGIN = 0.25
 PLURAL_PER_PAPER = 1
+PLURAL_MAX_PAPERS = 8  # with k raised to 50 a plural answer stays readable (k=5 never reaches it)
 PLURAL_CONTRIBUTION = True  # and the paper's contribution sentence when its best one is not that
 _PLURAL = re.compile(
     r"\bpapers\b|\b(?:which|what|any|other|some)\s+(?:works|studies|articles)\b|\bare there\b|\bany work\b", re.I
@@ -198,7 +199,7 @@ def select_many(scored: list[ScoredSentence]) -> list[ScoredSentence]:
     chosen: list[ScoredSentence] = []
     for src in dict.fromkeys(s.source for s in sorted(scored, key=lambda s: -s.score)):
         mine = sorted((s for s in scored if s.source == src), key=lambda s: -s.score)
-        if mine[0].score < best - PLURAL_MARGIN:
+        if mine[0].score < best - PLURAL_MARGIN or len({s.source for s in chosen}) >= PLURAL_MAX_PAPERS:
             break
         picked = mine[:PLURAL_PER_PAPER]
         if PLURAL_CONTRIBUTION and not any(names_contribution(s.text) for s in picked):

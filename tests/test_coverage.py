@@ -157,3 +157,10 @@ def test_a_plural_answer_adds_each_papers_contribution_when_its_best_sentence_is
     ]
     picked = [s.text for s in select_many(scored)]
     assert picked == [scored[0].text, scored[1].text, scored[3].text]  # paper 1's best already is one
+
+
+def test_a_plural_answer_lists_at_most_plural_max_papers():
+    from rag.coverage import PLURAL_MAX_PAPERS
+
+    scored = [_s(i, 0, f"p{i}", 0.9 - i * 0.001) for i in range(PLURAL_MAX_PAPERS + 5)]
+    assert len(select_many(scored)) == PLURAL_MAX_PAPERS
