@@ -13,7 +13,10 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
                 trailing "and what/how ..." clause;
 * ``title<g>``  adds g times the z-scored cosine of the question to each paper's title vector;
 * ``bt<n>``     field-weighted BM25: the title n times in each chunk's BM25 text (today once);
-* ``pb<g>``     adds g times the z-scored paper-level BM25 (title + whole abstract) to each paper.
+* ``pb<g>``     adds g times the z-scored paper-level BM25 (title + whole abstract) to each paper;
+* ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
+                the three best fused chunks, not in the question, are scored by BM25 and added at
+                half weight, then a second fusion.
 
 Prints paper-level recall@5 (and recall@1) overall and per question type. Decide on the tuning set
 (eval/gold.jsonl); confirm on the held-out set and PubMedQA before changing a default.
@@ -49,7 +52,7 @@ def parse(name: str) -> dict:
         return {}
     if name == "strip":
         return {"strip": True}
-    for key in ("prf", "title", "bt", "pb", "w"):
+    for key in ("prf", "title", "bt", "pb", "rm", "w"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
     raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
@@ -67,6 +70,21 @@ class Scorer:
         self.titles = None
         self._recs = recs
         self._bm25: dict = {}
+
+    def _expansion(self, question: str, best, n: int) -> list[str]:
+        """The n stems of the best chunks with the highest tf x idf, minus the question's own."""
+        import math
+        from collections import Counter
+
+        from rag.lexical import content_stems
+
+        if not hasattr(self, "_df"):
+            self._df = Counter(w for t in self.view.chunk_texts for w in set(content_stems(t)))
+        n_docs = len(self.view.chunk_texts)
+        asked = set(content_stems(question))
+        tf = Counter(w for i in best for w in content_stems(self.view.chunk_texts[int(i)]) if w not in asked)
+        weight = {w: c * math.log((n_docs + 1) / (self._df[w] + 0.5)) for w, c in tf.items() if self._df[w] > 1}
+        return sorted(weight, key=lambda w: -weight[w])[:n]
 
     def _index(self, key: tuple):
         """An in-memory bm25s index: ("bt", n) chunks with the title n times, ("pb",) one per paper."""
@@ -108,6 +126,15 @@ class Scorer:
         lex = _ranking(b, 100, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
         chunk, rows = self._fuse(qv, b, lex, w)
+        if kw.get("rm") and b is not None:
+            best = rows[np.argsort(-chunk[rows])[:3]]
+            extra = self._expansion(question, best, int(kw["rm"]))
+            if extra:
+                ids = self.view.bm25.get_tokens_ids(extra)
+                if ids:
+                    b = b + 0.5 * np.asarray(self.view.bm25.get_scores_from_ids(ids), dtype=np.float32)
+                    lex = _ranking(b, 100, 0.0)
+                    chunk, rows = self._fuse(qv, b, lex, w)
         if kw.get("prf"):
             best = rows[np.argsort(-chunk[rows])[:3]]
             q2 = qv + kw["prf"] * self.V[best].mean(axis=0)
