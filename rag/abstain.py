@@ -152,6 +152,11 @@ def name_share(name: str, df: dict[str, int], n_docs: int) -> float:
     return df.get(stems[0], 0) / max(n_docs, 1)
 
 
+def rare_names(question: str, df: dict[str, int], n_docs: int, max_share: float) -> list[str]:
+    """The question's names (`names_in`, each once) mentioned in at most `max_share` of the chunks."""
+    return [n for n in dict.fromkeys(names_in(question)) if name_share(n, df, n_docs) <= max_share]
+
+
 def missing_names(question: str, texts: list[str], df: dict[str, int], n_docs: int, max_share: float) -> list[str]:
     """The question's names that occur in none of `texts`, among those mentioned in at most
     `max_share` of the corpus's chunks.
@@ -160,19 +165,15 @@ def missing_names(question: str, texts: list[str], df: dict[str, int], n_docs: i
     word also matches (the lenient side: it can only keep an answer, never abstain wrongly).
     """
     seen = squash(" ".join(texts))
-    return [
-        n
-        for n in dict.fromkeys(names_in(question))
-        if squash(n) not in seen and name_share(n, df, n_docs) <= max_share
-    ]
+    return [n for n in rare_names(question, df, n_docs, max_share) if squash(n) not in seen]
 
 
 def papers_named(question: str, passages: list, df: dict[str, int], n_docs: int, max_share: float) -> list[int]:
     """Indexes of the passages that mention a rare name of the question ("Arctic-Embed", "RemoteCLIP")."""
-    names = [n for n in dict.fromkeys(names_in(question)) if name_share(n, df, n_docs) <= max_share]
+    names = [squash(n) for n in rare_names(question, df, n_docs, max_share)]
     if not names:
         return []
-    return [i for i, p in enumerate(passages) if any(squash(n) in squash(f"{p.title} {p.text}") for n in names)]
+    return [i for i, p in enumerate(passages) if any(n in squash(f"{p.title} {p.text}") for n in names)]
 
 
 def idf_coverage(question: str, passage_text: str, df: dict[str, int], n_docs: int) -> tuple[float, float]:

@@ -34,10 +34,13 @@ _STOPWORDS = set(STOPWORDS)
 # --- the contribution's name ---------------------------------------------------------------------
 # A sentence that gives the contribution its name ("we propose X", "called X", "(ABC)"): a researcher
 # asking which paper does something needs that name, which the question's own words rarely match.
+_PAPER_DOES = (
+    r"\b(?:this|our|the) (?:paper|work|thesis|study|article) (?:proposes|introduces|presents|reports|describes)\b"
+)
+_CALLED = r"\b(?:named|called|dubbed|termed|coined)\b"
 _NAMING = re.compile(
     r"\bwe (?:propose|introduce|present|design|develop|curate|contribute|name|call|term|dub)\b"
-    r"|\b(?:this|our|the) (?:paper|work|thesis|study|article) (?:proposes|introduces|presents|reports|describes)\b"
-    r"|\b(?:named|called|dubbed|termed|coined)\b"
+    rf"|{_PAPER_DOES}|{_CALLED}"
     r"|\bour (?:method|approach|model|framework|system|benchmark|dataset),"
     r"|(?-i:\((?=[^)]*[A-Z][^)]*[A-Z])[A-Za-z][\w-]{1,15}\))",  # "(SLUNG)", "(BriLLM)", not "(training)"
     re.I,
@@ -71,8 +74,7 @@ _COINED = [
 ]
 _CUE = re.compile(
     r"\b(?:we|i) (?:propose|introduce|present|design|develop|curate|contribute|name|call|term|dub|release|build)\b"
-    r"|\b(?:this|our|the) (?:paper|work|thesis|study|article) (?:proposes|introduces|presents|reports|describes)\b"
-    r"|\b(?:named|called|dubbed|termed|coined)\b",
+    rf"|{_PAPER_DOES}|{_CALLED}",
     re.I,
 )
 _GLOSS = re.compile(rf"\((?P<n>{_TOK})\)|[\"“](?P<q>[A-Z][^\"”]{{1,30}})[\"”]")

@@ -152,7 +152,7 @@ def draft_answer(
     if terms is not None:
         top = set(range(figure_papers))
         if FIGURE_NAMED:  # a figure asked about a named system comes from a top paper that names it
-            top = top & set(abstain.papers_named(question, passages, df, n_docs, name_max_share)) or top
+            top = set(abstain.papers_named(question, passages[:figure_papers], df, n_docs, name_max_share)) or top
         if not any(s.source in top and abstain.states_figure(terms, s.text) for s in scored):
             return Draft("", confidence, True, NO_FIGURE, scored)
     if name_check:  # every source the reader is shown: the abstention says none of them mentions it

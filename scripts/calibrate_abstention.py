@@ -63,7 +63,7 @@ def rates(rows: list[dict], t: float) -> tuple[float, float]:
     una = [r for r in rows if not r["answerable"]]
 
     def withheld(r: dict) -> bool:
-        return r.get("decided", False) or r["score"] < t
+        return r["decided"] or r["score"] < t
 
     return sum(map(withheld, ans)) / len(ans), sum(map(withheld, una)) / len(una)
 

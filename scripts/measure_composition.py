@@ -9,8 +9,7 @@ For each combination of rag.coverage constants (`COVER`), rag.extractive constan
 (`extractive.FIGURE_NAMED`) and settings (`answer.show_names`): key-fact recall of the answerable
 questions (overall and by type), abstention recall and false abstention, answer length in words,
 and for "which papers" questions the paper-level precision / recall of the cited papers against the
-gold papers. Choose on the tuning set
-(eval/gold.jsonl) only; the held-out set is run once afterwards with eval.answer_modes.
+gold papers. Choose on the tuning set (eval/gold.jsonl) only; the held-out set only confirms.
 """
 
 from __future__ import annotations
@@ -64,6 +63,19 @@ def run(items: list[dict], settings: Settings) -> dict:
     }
 
 
+def _target(name: str) -> tuple[object | None, str]:
+    """Where a grid key lives: (None, field) for answer.<field>, else (module, constant)."""
+    head, _, field = name.partition(".")
+    if head == "answer" and field in AnswerSettings.model_fields:
+        return None, field
+    for module in (extractive, coverage):
+        if head == module.__name__.rpartition(".")[2] and hasattr(module, field):
+            return module, field
+    if hasattr(coverage, name):
+        return coverage, name
+    raise SystemExit(f"{name}: not a rag.coverage constant, extractive.<constant> or answer.<field> setting")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", default="eval/gold.jsonl", help="question set (JSONL with must_include)")
@@ -72,23 +84,14 @@ def main() -> None:
     items = [i.model_dump() for i in load_dataset(args.set)]
     grid = json.loads(args.grid)
     base = Settings()
-    modules = {"extractive": extractive, "coverage": coverage}
-    for name in grid:
-        head, _, field = name.partition(".")
-        module = modules.get(head, coverage)
-        known = field in AnswerSettings.model_fields if head == "answer" else hasattr(module, field)
-        if not (known or hasattr(coverage, name)):
-            raise SystemExit(f"{name}: not a rag.coverage constant, extractive.<constant> or answer.<field> setting")
+    targets = [_target(name) for name in grid]
     for combo in itertools.product(*grid.values()) if grid else [()]:
         answer = {}
-        for name, value in zip(grid, combo, strict=True):
-            head, _, field = name.partition(".")
-            if head == "answer":
+        for (where, field), value in zip(targets, combo, strict=True):
+            if where is None:
                 answer[field] = value
-            elif head in modules:
-                setattr(modules[head], field, value)
             else:
-                setattr(coverage, name, value)
+                setattr(where, field, value)
         settings = base.model_copy(update={"answer": base.answer.model_copy(update=answer)})
         print(json.dumps({"set": dict(zip(grid, combo, strict=True)), **run(items, settings)}), flush=True)
 
