@@ -14,6 +14,8 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
 * ``title<g>``  adds g times the z-scored cosine of the question to each paper's title vector;
 * ``bt<n>``     field-weighted BM25: the title n times in each chunk's BM25 text (today once);
 * ``pb<g>``     adds g times the z-scored paper-level BM25 (title + whole abstract) to each paper;
+* ``pv<g>``     adds g times the z-scored cosine of the question to each paper's vector (the
+                normalised mean of its chunk vectors: the whole abstract, no re-embedding);
 * ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
                 the three best fused chunks, not in the question, are scored by BM25 and added at
                 half weight, then a second fusion.
@@ -52,7 +54,7 @@ def parse(name: str) -> dict:
         return {}
     if name == "strip":
         return {"strip": True}
-    for key in ("prf", "title", "bt", "pb", "rm", "w"):
+    for key in ("prf", "title", "bt", "pb", "rm", "pv", "w"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
     raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
@@ -147,6 +149,14 @@ class Scorer:
             ts = self.titles @ qv
             ref = np.sort(ts)[-100:]
             papers = np.where(np.isfinite(papers), papers, -10) + kw["title"] * (ts - ref.mean()) / max(ref.std(), 1e-9)
+        if kw.get("pv"):
+            if not hasattr(self, "_pv"):
+                pv = np.zeros((len(self.pids), self.V.shape[1]), dtype=np.float32)
+                np.add.at(pv, self.cp, self.V)
+                self._pv = pv / np.linalg.norm(pv, axis=1, keepdims=True)
+            ps = self._pv @ qv
+            ref = np.sort(ps)[-100:]
+            papers = np.where(np.isfinite(papers), papers, -10) + kw["pv"] * (ps - ref.mean()) / max(ref.std(), 1e-9)
         if kw.get("pb"):
             pb = self._scores(("pb",), question)
             if pb is not None:
