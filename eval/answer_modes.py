@@ -36,6 +36,7 @@ from rag.models import Preview  # noqa: E402
 DATASETS = {"gold": DEFAULT_DATASET, "heldout": HELDOUT_DATASET}
 MODES: dict[str, dict] = {
     "extractive": {"answer": {"mode": "extractive"}},
+    "extractive-check": {"answer": {"mode": "extractive", "model_check": True}},
     "llm-1.5b": {"answer": {"mode": "llm"}, "llm": {"local_model": "qwen2.5-coder-1.5b"}},
     "llm-0.5b": {"answer": {"mode": "llm"}, "llm": {"local_model": "qwen2.5-coder-0.5b"}},
 }
@@ -77,6 +78,7 @@ def answer_one(item: GoldItem, settings: Settings, embedder) -> dict:
         "mode": final.mode,
         "abstained": final.abstained,
         "confidence": final.confidence,
+        "check": final.check,
         "text": final.text,
         "draft": final.draft,
         "notices": final.notices,

@@ -127,6 +127,9 @@ def ask(
             out.print(inert("  - ", p.title))
     if answer.removed:
         out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
+    if answer.abstained and answer.check is not None:
+        p = answer.check
+        out.print(f"[dim]the local model read the closest quotes: P(they answer) {p:.2f}; --json shows them[/]")
     for notice in answer.notices:
         err.print(Text.assemble(("note: ", "yellow"), inert(notice)))
 

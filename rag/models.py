@@ -75,6 +75,11 @@ NO_FIGURE_TEXT = (
     "discuss it but give no figure for what is asked."
 )
 
+NOT_ANSWERED_TEXT = (
+    "The abstracts in this collection don't answer this question: the closest passages (listed as sources) "
+    "were read and do not state what is asked."
+)
+
 
 def no_name_text(names: list[str]) -> str:
     """The abstention when the question names something the closest papers never mention."""
@@ -99,7 +104,14 @@ class Answer(BaseModel):
     )
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage.")
     draft: str | None = Field(
-        None, description="Generated answers: the model's text before verification (what streamed)."
+        None,
+        description="Generated answers: the model's text before verification (what streamed). Extractive answers "
+        "the model check withheld: the quotes it read.",
+    )
+    check: float | None = Field(
+        None,
+        description="Extractive answers: the local model's probability that the quotes answer the question "
+        "(answer.model_check); None when not checked.",
     )
     notices: list[str] = Field(
         default_factory=list,

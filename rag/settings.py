@@ -162,6 +162,27 @@ class AnswerSettings(BaseModel):
         "Seismic\"). Off by default: turning it on moved key-fact recall 0.792 -> 0.833 on eval/gold.jsonl but "
         "0.713 -> 0.704 on the held-out set (eval/runs/compose).",
     )
+    model_check: bool = Field(
+        False,
+        description="Extractive answers: the local model (RAG_LLM__LOCAL_MODEL, embedded llama.cpp) reads the quoted "
+        "answer and says whether it answers the question; below model_check_threshold the answer abstains, and the "
+        "evidence bar is model_check_evidence_threshold. Off by default: held-out key facts 0.713 -> 0.734 and false "
+        "abstention 0.083 -> 0.069, but abstention 0.704 -> 0.667, and answers take ~3 s instead of ~0.3 s "
+        "(eval/runs/check).",
+    )
+    model_check_threshold: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="The model's probability that the quoted answer answers the question, below which it abstains "
+        "(calibrated for qwen2.5-coder-1.5b on eval/gold.jsonl: scripts/calibrate_check.py).",
+    )
+    model_check_evidence_threshold: float = Field(
+        0.25,
+        description="With the model check on: the evidence score below which the answer abstains without asking the "
+        "model (the check catches much of what a lower bar lets through; calibrated on eval/gold.jsonl: "
+        "scripts/calibrate_check.py). answer.abstain_threshold applies when the check is off or cannot run.",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are refused.")
     llm_min_support: float = Field(
         0.8,

@@ -128,6 +128,15 @@ def test_abstained_answer_is_a_notice_not_an_error():
     assert "1 closest papers are listed under Sources" in md
 
 
+def test_answer_withheld_by_the_model_check_says_so_and_shows_the_quotes_inertly():
+    a = Answer(question="which GPU trained X?", text="...", abstained=True, check=0.21, confidence=0.7,
+               draft="**X** [1] — We train X <img src=x onerror=alert(1)> fast [1].",
+               sources=[passage("c", "Closest", "Text.")])
+    md = format_answer(a, turn=0)
+    assert "found no answer in them (P 0.21)" in md and "evidence" not in md
+    assert "Quotes the check withheld" in md and "<img" not in md and "&#60;img" in md
+
+
 def test_removed_sentences_are_listed_with_reasons():
     removed = make_answer().removed
     assert removed_title(removed) == "Verifier removed 1 unsupported sentence"

@@ -144,10 +144,17 @@ def format_answer(answer: Answer, turn: int, asked: str | None = None, *, with_n
     if answer.abstained:
         n = len(answer.sources)
         closest = f" The {n} closest papers are listed under Sources." if n else ""
-        parts.append(
-            '<div class="rag-abstain"><strong>Not answered by these abstracts.</strong> '
-            f"No retrieved passage supports an answer (evidence {answer.confidence:.2f}).{closest}</div>"
+        why = (
+            f"The local model read the closest quotes and found no answer in them (P {answer.check:.2f})."
+            if answer.check is not None
+            else f"No retrieved passage supports an answer (evidence {answer.confidence:.2f})."
         )
+        parts.append(f'<div class="rag-abstain"><strong>Not answered by these abstracts.</strong> {why}{closest}</div>')
+        if answer.check is not None and answer.draft:  # what the check withheld, for the reader to judge
+            parts.append(
+                "<details><summary>Quotes the check withheld</summary>\n\n"
+                f"{escape_md(answer.draft)}\n\n</details>"
+            )
         return "\n\n".join(parts)
     valid = {c.number for c in answer.citations}
     checks = list(answer.sentences)

@@ -32,8 +32,11 @@ class Answerer(ABC):
         other stages (seconds).
         """
 
-    def evidence(self, question: str, passages: list[Passage], timings: dict[str, float]) -> Draft:
-        """Every sentence scored against the question, the evidence strength, the extractive draft."""
+    def evidence(
+        self, question: str, passages: list[Passage], timings: dict[str, float], threshold: float | None = None
+    ) -> Draft:
+        """Every sentence scored against the question, the evidence strength, the extractive draft
+        (abstaining below `threshold`, default answer.abstain_threshold)."""
         t = time.perf_counter()
         cfg = self.settings.answer
         draft = draft_answer(
@@ -41,7 +44,7 @@ class Answerer(ABC):
             passages,
             get_embedder(self.settings),
             vocabulary(self.settings),
-            cfg.abstain_threshold,
+            cfg.abstain_threshold if threshold is None else threshold,
             cfg.max_sentences,
             cfg.figure_check_papers,
             cfg.name_check,

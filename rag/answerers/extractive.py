@@ -1,12 +1,17 @@
-"""The extractive answerer: quoted abstract sentences with citations (rag.extractive), verified."""
+"""The extractive answerer: quoted abstract sentences with citations (rag.extractive), verified; with
+answer.model_check, read by the local model (rag.llm.check), which withholds quotes that do not answer."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from rag.answerers.base import Answerer, Events
-from rag.models import Passage
+from rag.errors import LLMError, ModelUnavailableError
+from rag.models import ABSTAIN_TEXT, NOT_ANSWERED_TEXT, Answer, Passage
 from rag.verify import answer_from, verify_answer
+
+log = logging.getLogger(__name__)
 
 
 class ExtractiveAnswerer(Answerer):
@@ -14,14 +19,45 @@ class ExtractiveAnswerer(Answerer):
 
     def stream(self, question: str, passages: list[Passage], timings: dict[str, float]) -> Events:
         t0 = time.perf_counter() - timings.get("retrieve", 0.0)
-        draft = self.evidence(question, passages, timings)
+        cfg = self.settings.answer
+        draft = self.evidence(
+            question, passages, timings, cfg.model_check_evidence_threshold if cfg.model_check else None
+        )
         t = time.perf_counter()
         verified = verify_answer(draft.text, passages) if draft.text else None
         timings["verify"] = round(time.perf_counter() - t, 4)
-        timings["total"] = round(time.perf_counter() - t0, 4)
         answer = answer_from(
             question, passages, verified, mode=self.kind, confidence=round(draft.confidence, 4), timings=timings
         )
         if answer.abstained:
             answer = answer.model_copy(update={"text": draft.abstain_text})  # says why, where it can
-        yield answer
+        elif cfg.model_check:
+            answer = self._checked(question, answer, timings)
+        timings["total"] = round(time.perf_counter() - t0, 4)
+        yield answer.model_copy(update={"timings": timings})
+
+    def _checked(self, question: str, answer: Answer, timings: dict[str, float]) -> Answer:
+        """The answer, or an abstention when the local model finds no answer in its quotes."""
+        from rag.llm.check import p_answers
+
+        t = time.perf_counter()
+        try:
+            p = round(p_answers(self.settings, question, answer.text), 4)
+        except (LLMError, ModelUnavailableError) as exc:
+            log.warning("answer check failed, answering unchecked: %s", exc)
+            if answer.confidence < self.settings.answer.abstain_threshold:  # unchecked: the stricter bar
+                notice = f"the local model could not check the closest quotes ({exc}); the evidence alone is too weak"
+                return answer.model_copy(
+                    update={"text": ABSTAIN_TEXT, "abstained": True, "citations": [], "sentences": [],
+                            "draft": answer.text, "notices": [*answer.notices, notice]}
+                )
+            notice = f"the local model could not check this answer ({exc}); it is shown unchecked"
+            return answer.model_copy(update={"notices": [*answer.notices, notice]})
+        finally:
+            timings["check"] = round(time.perf_counter() - t, 4)
+        if p >= self.settings.answer.model_check_threshold:
+            return answer.model_copy(update={"check": p})
+        return answer.model_copy(
+            update={"text": NOT_ANSWERED_TEXT, "abstained": True, "citations": [], "sentences": [], "check": p,
+                    "draft": answer.text}
+        )

@@ -28,6 +28,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "example_paper_assistant": frozenset(),
     "example_decline_user": frozenset(),
     "example_decline_assistant": frozenset({"no_answer"}),
+    "check_system": frozenset(),
+    "check_user": frozenset({"excerpts", "question"}),
 }
 
 #: What the prompts tell the model to say when the sources lack the answer; detected afterwards.

@@ -1,0 +1,70 @@
+"""The model check (rag.llm.check) with the real packaged Qwen2.5-Coder-1.5B on the small corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import ask
+from rag.llm.check import p_answers
+from rag.models import NOT_ANSWERED_TEXT
+from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+ANSWERABLE = "How many parameters and how much inference time does MoFME save for multi-weather removal?"
+NEAR_DOMAIN = "Does MoFME use dropout in its experts?"  # the abstract never says
+
+
+def _with(s: Settings, llm: dict | None = None, **answer) -> Settings:
+    data = s.model_dump()
+    return Settings(
+        _env_file=None,
+        **{**data, "answer": {**data["answer"], **answer}, "llm": {**data["llm"], **(llm or {})}},
+    )
+
+
+@pytest.fixture
+def checked(small_index, qwen15) -> Settings:
+    return _with(small_index, llm={"local_model": str(qwen15)}, model_check=True)
+
+
+def test_quotes_that_answer_score_high_and_unrelated_ones_low(checked):
+    quote = (
+        "**Efficient Deweather Mixture-of-Experts** [1] — MoFME reduces the model size by 72% and the "
+        "inference time by 39% compared with a conventional MoE model [1]."
+    )
+    other = "**Prompt Tuning** [1] — We propose an efficient prompt tuning method by multi-space projection [1]."
+    assert p_answers(checked, ANSWERABLE, quote) > 0.6
+    assert p_answers(checked, ANSWERABLE, other) < 0.4
+
+
+def test_answerable_question_keeps_its_quotes_and_reports_the_check(checked):
+    a = ask(ANSWERABLE, settings=checked)
+    assert not a.abstained and a.citations
+    assert a.check is not None and a.check >= checked.answer.model_check_threshold
+    assert a.timings["check"] > 0
+
+
+def test_near_domain_question_is_withheld_after_reading_the_quotes(checked):
+    unchecked = ask(NEAR_DOMAIN, settings=_with(checked, model_check=False))
+    assert not unchecked.abstained, "the evidence score alone answers this one: the check must catch it"
+    a = ask(NEAR_DOMAIN, settings=checked)
+    assert a.abstained and a.text == NOT_ANSWERED_TEXT and not a.citations
+    assert a.check is not None and a.check < checked.answer.model_check_threshold
+    assert a.draft == unchecked.text  # the withheld quotes stay inspectable
+
+
+def test_missing_model_answers_unchecked_with_a_notice(small_index, tmp_path):
+    s = _with(small_index, llm={"local_model": str(tmp_path / "gone.gguf")}, model_check=True)
+    a = ask(ANSWERABLE, settings=s)
+    assert not a.abstained and a.check is None  # strong evidence: above the stricter bar
+    assert len(a.notices) == 1 and "could not check" in a.notices[0] and "gone.gguf" in a.notices[0]
+
+
+def test_missing_model_holds_weak_evidence_to_the_stricter_bar(small_index, tmp_path):
+    # the check would have decided between the two bars; without it, the unchecked bar applies
+    s = _with(small_index, llm={"local_model": str(tmp_path / "gone.gguf")}, model_check=True,
+              model_check_evidence_threshold=-9.0, abstain_threshold=0.99)
+    a = ask(ANSWERABLE, settings=s)
+    assert a.abstained and not a.citations and a.draft
+    assert len(a.notices) == 1 and "evidence alone is too weak" in a.notices[0]
