@@ -4,6 +4,7 @@ P(the quotes answer the question) withhold an extractive answer, and how low may
 go when the check runs?
 
     RAG_DATA_DIR=<bundled index> python scripts/calibrate_check.py --out eval/runs/check/gold.1.5b.jsonl
+    RAG_ANSWER__MODEL_CHECK_READS=abstract ... --out eval/runs/check/gold.1.5b.abstract.jsonl
 
 For every question: the evidence score and whether the figure or name check withholds it
 (rag.extractive.draft_answer), the quoted answer with every abstention switched off (what the
@@ -33,7 +34,7 @@ from eval.metrics import key_fact_recall  # noqa: E402
 from rag import ask, retrieve  # noqa: E402
 from rag.embeddings import get_embedder  # noqa: E402
 from rag.extractive import draft_answer  # noqa: E402
-from rag.llm.check import p_answers  # noqa: E402
+from rag.llm.check import p_answers, reading  # noqa: E402
 from rag.retrieval import vocabulary  # noqa: E402
 from rag.settings import Settings, get_settings  # noqa: E402
 
@@ -63,7 +64,7 @@ def collect(dataset: Path, out: Path) -> list[dict]:
                          a.figure_check_papers, a.name_check, a.name_check_max_share, a.show_names)
         quoted = ask(item.question, settings=open_)
         t = time.perf_counter()
-        p = p_answers(s, item.question, quoted.text) if not quoted.abstained else 0.0
+        p = p_answers(s, item.question, reading(s, quoted.text, passages)) if not quoted.abstained else 0.0
         row = {
             "id": item.id,
             "type": item.type,

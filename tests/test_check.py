@@ -38,7 +38,9 @@ def test_quotes_that_answer_score_high_and_unrelated_ones_low(checked):
     assert p_answers(checked, ANSWERABLE, other) < 0.4
 
 
-def test_answerable_question_keeps_its_quotes_and_reports_the_check(checked):
+@pytest.mark.parametrize("reads", ["abstract", "quotes"])
+def test_answerable_question_keeps_its_quotes_and_reports_the_check(checked, reads):
+    checked = _with(checked, model_check_reads=reads, model_check_threshold=0.25 if reads == "abstract" else 0.4)
     a = ask(ANSWERABLE, settings=checked)
     assert not a.abstained and a.citations
     assert a.check is not None and a.check >= checked.answer.model_check_threshold
@@ -68,3 +70,16 @@ def test_missing_model_holds_weak_evidence_to_the_stricter_bar(small_index, tmp_
     a = ask(ANSWERABLE, settings=s)
     assert a.abstained and not a.citations and a.draft
     assert len(a.notices) == 1 and "evidence alone is too weak" in a.notices[0]
+
+
+def test_the_check_reads_the_quotes_or_the_top_abstract(settings):
+    from rag.llm.check import reading
+    from rag.models import Passage
+
+    top = Passage(paper_id="a", title="Top paper", text="Its whole abstract.", score=1.0)
+    other = Passage(paper_id="b", title="Second", text="Another abstract.", score=0.5)
+    quotes = _with(settings, model_check_reads="quotes")
+    assert reading(quotes, "the quotes [1]", [top, other]) == "the quotes [1]"
+    abstract = _with(settings, model_check_reads="abstract")
+    assert reading(abstract, "the quotes [1]", [top, other]) == "**Top paper** [1] — Its whole abstract."
+    assert reading(abstract, "the quotes [1]", []) == "the quotes [1]"

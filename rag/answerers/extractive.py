@@ -32,17 +32,17 @@ class ExtractiveAnswerer(Answerer):
         if answer.abstained:
             answer = answer.model_copy(update={"text": draft.abstain_text})  # says why, where it can
         elif cfg.model_check:
-            answer = self._checked(question, answer, timings)
+            answer = self._checked(question, answer, passages, timings)
         timings["total"] = round(time.perf_counter() - t0, 4)
         yield answer.model_copy(update={"timings": timings})
 
-    def _checked(self, question: str, answer: Answer, timings: dict[str, float]) -> Answer:
-        """The answer, or an abstention when the local model finds no answer in its quotes."""
-        from rag.llm.check import p_answers
+    def _checked(self, question: str, answer: Answer, passages: list[Passage], timings: dict[str, float]) -> Answer:
+        """The answer, or an abstention when the local model finds no answer in what it reads."""
+        from rag.llm.check import p_answers, reading
 
         t = time.perf_counter()
         try:
-            p = round(p_answers(self.settings, question, answer.text), 4)
+            p = round(p_answers(self.settings, question, reading(self.settings, answer.text, passages)), 4)
         except (LLMError, ModelUnavailableError) as exc:
             log.warning("answer check failed, answering unchecked: %s", exc)
             if answer.confidence < self.settings.answer.abstain_threshold:  # unchecked: the stricter bar

@@ -27,6 +27,7 @@ from rag.errors import LLMError
 from rag.llm.gguf import resolve_local_model
 from rag.llm.llamacpp_backend import _lock, _threads, load_llama
 from rag.llm.prompts import render
+from rag.models import Passage
 from rag.settings import Settings
 
 YES = ("yes", "Yes", " yes", " Yes", "YES")
@@ -72,6 +73,13 @@ def _prompt(llama: Any, question: str, excerpts: str) -> str:
         {"role": "user", "content": render("check_user", excerpts=excerpts, question=question)},
     ]
     return formatter(messages=messages).prompt
+
+
+def reading(settings: Settings, quoted: str, passages: list[Passage]) -> str:
+    """What the model reads: the quoted answer, or the top paper's whole abstract (answer.model_check_reads)."""
+    if settings.answer.model_check_reads == "abstract" and passages:
+        return f"**{passages[0].title}** [1] — {passages[0].text}"
+    return quoted
 
 
 def p_answers(settings: Settings, question: str, excerpts: str) -> float:
