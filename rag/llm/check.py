@@ -3,14 +3,16 @@
 The evidence score (rag.abstain) measures how close the abstracts are to the question, not whether
 they contain what was asked: "which paper introduces a benchmark of real GitHub issues for coding
 agents?" retrieves close neighbours that never claim it. The embedded instruction model is asked one
-yes/no question about the extractive answer (prompts/check_*.txt) and its next-token probabilities
-give P(yes) / (P(yes) + P(no)); below `answer.model_check_threshold` the answer abstains.
+yes/no question about the top abstract or the extractive answer (prompts/check_*.txt) and its
+next-token probabilities give P(yes) / (P(yes) + P(no)); below `answer.model_check_threshold` the
+answer abstains.
 
-Measured with Qwen2.5-Coder-1.5B (scripts/calibrate_check.py, eval/runs/check): P(yes) separates
-answerable from unanswerable questions with ROC AUC 0.91 on eval/gold.jsonl and 0.88 on the held-out
-questions it read; the 0.5B only 0.80. Thresholds fitted on the tuning set (0.4, evidence bar 0.25)
-did not transfer (held-out abstention 0.704 -> 0.667), so answer.model_check is off by default.
-One forward pass over ~230 tokens, no generation: p50 ~3 s on 2 cores.
+Measured with Qwen2.5-Coder-1.5B (scripts/calibrate_check.py, eval/runs/check): reading the quotes,
+P(yes) separates answerable from unanswerable questions with ROC AUC 0.91 on eval/gold.jsonl (0.5B:
+0.80); reading the top paper's whole abstract (answer.model_check_reads), 0.96. Thresholds fitted on
+the tuning set did not transfer (held-out abstention 0.704 -> 0.667 either way), so
+answer.model_check is off by default. One forward pass, no generation: p50 ~5.5 s on 2 cores
+reading an abstract, ~3 s reading the quotes.
 
 Hand-written because no library gives a calibrated yes/no probability from a GGUF model: the
 prompt goes through the model's own chat template (llama-cpp-python's Jinja2ChatFormatter) and the
