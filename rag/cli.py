@@ -129,7 +129,7 @@ def ask(
         out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
     if answer.abstained and answer.check is not None:
         p = answer.check
-        out.print(f"[dim]the local model read the closest quotes: P(they answer) {p:.2f}; --json shows them[/]")
+        out.print(f"[dim]the local model read the closest passages: P(they answer) {p:.2f}; --json shows the quotes[/]")
     for notice in answer.notices:
         err.print(Text.assemble(("note: ", "yellow"), inert(notice)))
 

@@ -106,12 +106,12 @@ class Answer(BaseModel):
     draft: str | None = Field(
         None,
         description="Generated answers: the model's text before verification (what streamed). Extractive answers "
-        "the model check withheld: the quotes it read.",
+        "withheld by the model check: the quotes withheld.",
     )
     check: float | None = Field(
         None,
-        description="Extractive answers: the local model's probability that the quotes answer the question "
-        "(answer.model_check); None when not checked.",
+        description="Extractive answers: the local model's probability that what it read (answer.model_check_reads) "
+        "answers the question (answer.model_check); None when not checked.",
     )
     notices: list[str] = Field(
         default_factory=list,

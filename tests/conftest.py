@@ -42,6 +42,14 @@ def make_settings(data_dir: Path, **sections) -> Settings:
     return Settings(_env_file=None, data_dir=data_dir, **sections)
 
 
+def with_sections(s: Settings, **update) -> Settings:
+    """Validated settings like `s` (same index) with the `llm` / `answer` sections (dicts) updated."""
+    data = s.model_dump()
+    for section in ("llm", "answer"):
+        data[section] = {**data[section], **update.pop(section, {})}
+    return Settings(_env_file=None, **{**data, **update})
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return make_settings(tmp_path / "data")

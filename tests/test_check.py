@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import with_sections
 from rag import ask
 from rag.llm.check import p_answers
 from rag.models import NOT_ANSWERED_TEXT
@@ -15,17 +16,9 @@ ANSWERABLE = "How many parameters and how much inference time does MoFME save fo
 NEAR_DOMAIN = "Does MoFME use dropout in its experts?"  # the abstract never says
 
 
-def _with(s: Settings, llm: dict | None = None, **answer) -> Settings:
-    data = s.model_dump()
-    return Settings(
-        _env_file=None,
-        **{**data, "answer": {**data["answer"], **answer}, "llm": {**data["llm"], **(llm or {})}},
-    )
-
-
 @pytest.fixture
 def checked(small_index, qwen15) -> Settings:
-    return _with(small_index, llm={"local_model": str(qwen15)}, model_check=True)
+    return with_sections(small_index, llm={"local_model": str(qwen15)}, answer={"model_check": True})
 
 
 def test_quotes_that_answer_score_high_and_unrelated_ones_low(checked):
@@ -40,15 +33,16 @@ def test_quotes_that_answer_score_high_and_unrelated_ones_low(checked):
 
 @pytest.mark.parametrize("reads", ["abstract", "quotes"])
 def test_answerable_question_keeps_its_quotes_and_reports_the_check(checked, reads):
-    checked = _with(checked, model_check_reads=reads, model_check_threshold=0.25 if reads == "abstract" else 0.4)
+    threshold = 0.25 if reads == "abstract" else 0.4
+    checked = with_sections(checked, answer={"model_check_reads": reads, "model_check_threshold": threshold})
     a = ask(ANSWERABLE, settings=checked)
     assert not a.abstained and a.citations
     assert a.check is not None and a.check >= checked.answer.model_check_threshold
     assert a.timings["check"] > 0
 
 
-def test_near_domain_question_is_withheld_after_reading_the_quotes(checked):
-    unchecked = ask(NEAR_DOMAIN, settings=_with(checked, model_check=False))
+def test_near_domain_question_is_withheld_after_the_model_reads_it(checked):
+    unchecked = ask(NEAR_DOMAIN, settings=with_sections(checked, answer={"model_check": False}))
     assert not unchecked.abstained, "the evidence score alone answers this one: the check must catch it"
     a = ask(NEAR_DOMAIN, settings=checked)
     assert a.abstained and a.text == NOT_ANSWERED_TEXT and not a.citations
@@ -57,7 +51,7 @@ def test_near_domain_question_is_withheld_after_reading_the_quotes(checked):
 
 
 def test_missing_model_answers_unchecked_with_a_notice(small_index, tmp_path):
-    s = _with(small_index, llm={"local_model": str(tmp_path / "gone.gguf")}, model_check=True)
+    s = with_sections(small_index, llm={"local_model": str(tmp_path / "gone.gguf")}, answer={"model_check": True})
     a = ask(ANSWERABLE, settings=s)
     assert not a.abstained and a.check is None  # strong evidence: above the stricter bar
     assert len(a.notices) == 1 and "could not check" in a.notices[0] and "gone.gguf" in a.notices[0]
@@ -65,8 +59,11 @@ def test_missing_model_answers_unchecked_with_a_notice(small_index, tmp_path):
 
 def test_missing_model_holds_weak_evidence_to_the_stricter_bar(small_index, tmp_path):
     # the check would have decided between the two bars; without it, the unchecked bar applies
-    s = _with(small_index, llm={"local_model": str(tmp_path / "gone.gguf")}, model_check=True,
-              model_check_evidence_threshold=-9.0, abstain_threshold=0.99)
+    s = with_sections(
+        small_index,
+        llm={"local_model": str(tmp_path / "gone.gguf")},
+        answer={"model_check": True, "model_check_evidence_threshold": -9.0, "abstain_threshold": 0.99},
+    )
     a = ask(ANSWERABLE, settings=s)
     assert a.abstained and not a.citations and a.draft
     assert len(a.notices) == 1 and "evidence alone is too weak" in a.notices[0]
@@ -78,8 +75,8 @@ def test_the_check_reads_the_quotes_or_the_top_abstract(settings):
 
     top = Passage(paper_id="a", title="Top paper", text="Its whole abstract.", score=1.0)
     other = Passage(paper_id="b", title="Second", text="Another abstract.", score=0.5)
-    quotes = _with(settings, model_check_reads="quotes")
+    quotes = with_sections(settings, answer={"model_check_reads": "quotes"})
     assert reading(quotes, "the quotes [1]", [top, other]) == "the quotes [1]"
-    abstract = _with(settings, model_check_reads="abstract")
+    abstract = with_sections(settings, answer={"model_check_reads": "abstract"})
     assert reading(abstract, "the quotes [1]", [top, other]) == "**Top paper** [1] — Its whole abstract."
     assert reading(abstract, "the quotes [1]", []) == "the quotes [1]"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import make_settings, write_small_corpus
+from conftest import make_settings, with_sections, write_small_corpus
 from rag import Answer, Preview, Sources, ask, ask_stream, ingest
 from rag.answerers.llm import FALLBACK_MODE
 from rag.errors import LLMError
@@ -29,14 +29,6 @@ MODEL = "qwen-0.5b"  # llama.cpp's server answers with its one model whatever th
 QUESTION = "How many parameters and how much inference time does MoFME save for multi-weather removal?"
 NEAR_DOMAIN = "Which GPU model and batch size were used to train MoFME?"
 LLM = {"max_tokens": 96, "n_ctx": 2048, "retries": 0, "timeout": 120}
-
-
-def _with(s: Settings, **update) -> Settings:
-    """Validated settings like `s` (same index) with other sections updated."""
-    data = s.model_dump()
-    for section in ("llm", "answer"):
-        data[section] = {**data[section], **update.pop(section, {})}
-    return Settings(_env_file=None, **{**data, **update})
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +60,7 @@ def llama_server(qwen05, tmp_path_factory):
 
 @pytest.fixture
 def server_settings(small_index, llama_server) -> Settings:
-    return _with(
+    return with_sections(
         small_index,
         openai_base_url=llama_server,
         openai_api_key=API_KEY,
@@ -82,7 +74,7 @@ def embedded(injected_index, qwen15) -> Settings:
     """The default embedded model (1.5B) over the injected corpus."""
     # the default answer budget: with 96 tokens the 1.5B can stop before the citation that ends its paragraph
     llm = {**LLM, "max_tokens": 256, "backend": "llamacpp", "local_model": str(qwen15)}
-    return _with(injected_index, llm=llm, answer={"mode": "llm"})
+    return with_sections(injected_index, llm=llm, answer={"mode": "llm"})
 
 
 def _reverified(a: Answer) -> None:
@@ -150,7 +142,7 @@ def test_embedded_backend_reports_its_model_and_context(embedded, qwen15):
 
 
 def test_missing_model_falls_back_to_cited_extractive_evidence(injected_index, tmp_path):
-    s = _with(injected_index, llm={**LLM, "backend": "llamacpp", "local_model": str(tmp_path / "gone.gguf")},
+    s = with_sections(injected_index, llm={**LLM, "backend": "llamacpp", "local_model": str(tmp_path / "gone.gguf")},
               answer={"mode": "llm"})
     events = list(ask_stream(QUESTION, k=3, settings=s))
     assert any(isinstance(e, Preview) for e in events)
@@ -183,7 +175,7 @@ def test_dead_server_gives_the_extractive_answer_with_a_one_line_notice(small_in
     from conftest import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
-    s = _with(small_index, openai_base_url=url, llm={**LLM, "backend": "openai", "timeout": 5},
+    s = with_sections(small_index, openai_base_url=url, llm={**LLM, "backend": "openai", "timeout": 5},
               answer={"mode": "llm"})
     a = ask(QUESTION, k=2, settings=s)
     assert a.mode == FALLBACK_MODE and a.citations, "the reader still gets cited evidence"
@@ -192,7 +184,7 @@ def test_dead_server_gives_the_extractive_answer_with_a_one_line_notice(small_in
 
 
 def test_wrong_api_key_is_reported_with_the_fix(server_settings):
-    s = _with(server_settings, openai_api_key="wrong-key")
+    s = with_sections(server_settings, openai_api_key="wrong-key")
     a = ask(QUESTION, k=2, settings=s)
     assert a.mode == FALLBACK_MODE
     assert "rejected the API key (401)" in a.notices[0] and "OPENAI_API_KEY" in a.notices[0]
@@ -204,11 +196,11 @@ def test_unknown_model_name(server_settings, llama_server):
 
     tiny = Prompt(text="The capital of France is", messages=[{"role": "user", "content": "Capital of France?"}])
     # llama.cpp's server serves its single model under any name (documented behaviour, not an error)
-    s = _with(server_settings, llm={"model": "no-such-model"})
+    s = with_sections(server_settings, llm={"model": "no-such-model"})
     assert isinstance(OpenAIBackend(s).complete(tiny, 4), str)
     # a 404 (what OpenAI, vLLM or Ollama return for an unknown model) names the model and the fix
     wrong = llama_server.removesuffix("/v1") + "/nowhere/v1"
-    s = _with(server_settings, openai_base_url=wrong, llm={"model": "no-such-model"})
+    s = with_sections(server_settings, openai_base_url=wrong, llm={"model": "no-such-model"})
     with pytest.raises(LLMError, match=r"model 'no-such-model'.*not found.*\(404\).*RAG_LLM__MODEL") as err:
         OpenAIBackend(s).complete(tiny, 4)
     assert "\n" not in str(err.value)
@@ -222,7 +214,7 @@ def test_server_context_overflow_is_typed(server_settings):
 
 
 def test_auto_api_picks_chat_for_an_instruction_tuned_model(server_settings):
-    s = _with(server_settings, llm={"api": "auto", "model": "auto-probe"})
+    s = with_sections(server_settings, llm={"api": "auto", "model": "auto-probe"})
     backend = OpenAIBackend(s)
     assert backend.api is None
     p = Prompt(text="Two plus two equals", messages=[{"role": "user", "content": "What is two plus two?"}])
@@ -233,7 +225,7 @@ def test_auto_api_picks_chat_for_an_instruction_tuned_model(server_settings):
 def test_slow_server_fails_within_the_whole_timeout(server_settings):
     """The real server cannot read 1,200 tokens and write 512 in a second: the call ends at the
     timeout with the real elapsed time, retries included (it used to take (retries + 1) x timeout)."""
-    s = _with(server_settings, llm={"timeout": 1.0, "retries": 3})
+    s = with_sections(server_settings, llm={"timeout": 1.0, "retries": 3})
     text = "word " * 1200 + "\nOnce upon a time"
     long = Prompt(text=text, messages=[{"role": "user", "content": text}], stop=[])
     t = time.monotonic()
@@ -247,7 +239,7 @@ def test_dead_server_fails_within_the_timeout(small_index):
     from conftest import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
-    s = _with(small_index, openai_base_url=url, llm={**LLM, "backend": "openai", "timeout": 2, "retries": 5})
+    s = with_sections(small_index, openai_base_url=url, llm={**LLM, "backend": "openai", "timeout": 2, "retries": 5})
     t = time.monotonic()
     with pytest.raises(LLMError, match="cannot reach the LLM server") as err:
         OpenAIBackend(s).complete(Prompt(text="hi", messages=[{"role": "user", "content": "hi"}]), 4)

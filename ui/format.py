@@ -145,7 +145,7 @@ def format_answer(answer: Answer, turn: int, asked: str | None = None, *, with_n
         n = len(answer.sources)
         closest = f" The {n} closest papers are listed under Sources." if n else ""
         why = (
-            f"The local model read the closest quotes and found no answer in them (P {answer.check:.2f})."
+            f"The local model read the closest passages and found no answer in them (P {answer.check:.2f})."
             if answer.check is not None
             else f"No retrieved passage supports an answer (evidence {answer.confidence:.2f})."
         )

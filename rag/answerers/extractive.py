@@ -46,18 +46,19 @@ class ExtractiveAnswerer(Answerer):
         except (LLMError, ModelUnavailableError) as exc:
             log.warning("answer check failed, answering unchecked: %s", exc)
             if answer.confidence < self.settings.answer.abstain_threshold:  # unchecked: the stricter bar
-                notice = f"the local model could not check the closest quotes ({exc}); the evidence alone is too weak"
-                return answer.model_copy(
-                    update={"text": ABSTAIN_TEXT, "abstained": True, "citations": [], "sentences": [],
-                            "draft": answer.text, "notices": [*answer.notices, notice]}
-                )
+                notice = f"the local model could not check the closest passages ({exc}); the evidence alone is too weak"
+                return _withheld(answer, ABSTAIN_TEXT, notices=[*answer.notices, notice])
             notice = f"the local model could not check this answer ({exc}); it is shown unchecked"
             return answer.model_copy(update={"notices": [*answer.notices, notice]})
         finally:
             timings["check"] = round(time.perf_counter() - t, 4)
         if p >= self.settings.answer.model_check_threshold:
             return answer.model_copy(update={"check": p})
-        return answer.model_copy(
-            update={"text": NOT_ANSWERED_TEXT, "abstained": True, "citations": [], "sentences": [], "check": p,
-                    "draft": answer.text}
-        )
+        return _withheld(answer, NOT_ANSWERED_TEXT, check=p)
+
+
+def _withheld(answer: Answer, text: str, **update) -> Answer:
+    """An abstention in place of `answer`, its quotes kept in `draft` for the reader to inspect."""
+    return answer.model_copy(
+        update={"text": text, "abstained": True, "citations": [], "sentences": [], "draft": answer.text, **update}
+    )

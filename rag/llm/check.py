@@ -1,4 +1,5 @@
-"""The answer check: the local model reads the quoted answer and says whether it answers the question.
+"""The answer check: the local model reads the top abstract (or the quoted answer) and says whether it
+answers the question.
 
 The evidence score (rag.abstain) measures how close the abstracts are to the question, not whether
 they contain what was asked: "which paper introduces a benchmark of real GitHub issues for coding
