@@ -61,7 +61,11 @@ def plain_title(title: str) -> str:
 
 
 _CITE_ONLY = re.compile(r"^(\s*\[\d+(?:\s*,\s*\d+)*\]\s*)+[.]?$")
-_ABBREV_END = re.compile(r"(?:\b(?:e\.g|i\.e|et al|vs|cf|Fig|Eq|approx|resp)\.)$", re.IGNORECASE)
+_ABBREV_END = re.compile(r"(?:\b(?:e\.g|i\.e|et al|vs|cf|Fig|Eq|approx|resp|i\.i\.d|w\.r\.t)\.)$", re.IGNORECASE)
+# Untrained Punkt also ends a sentence at "etc." and at "!"/"?"/"." closed by a quote or bracket
+# ('the "Let it Wag!" benchmark', '(compared to BLIP-2, etc.) or'); a lower-case word after one of
+# those continues the sentence.
+_SOFT_END = re.compile(r"(?:\betc\.|[.!?][\"'\u201d\u2019)\]]+)$", re.IGNORECASE)
 
 
 _BOLD = re.compile(r"\*\*[^*\n]+\*\*")
@@ -75,14 +79,17 @@ def _protect_bold(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage or an answer; a trailing lone "[n]" stays with its sentence."""
+    """Sentences of a passage or an answer; a trailing lone "[n]" stays with its sentence, and so does
+    what follows an abbreviation ("e.g.", "vs.", "etc.") or a quoted title ending in "!" or "?"."""
     out: list[str] = []
     restore = str.maketrans(_RESTORE)
     for part in (p.translate(restore) for p in sentences.split(_protect_bold(text))):
         part = part.strip()
         if not part:
             continue
-        if out and (_CITE_ONLY.match(part) or _ABBREV_END.search(out[-1])):
+        if out and (
+            _CITE_ONLY.match(part) or _ABBREV_END.search(out[-1]) or (part[0].islower() and _SOFT_END.search(out[-1]))
+        ):
             out[-1] = f"{out[-1]} {part}"
         else:
             out.append(part)
