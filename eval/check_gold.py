@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validate an evaluation set (eval/gold.jsonl, eval/heldout.jsonl) against the bundled corpus.
+"""Validate an evaluation set (eval/gold.jsonl, eval/heldout.jsonl, eval/tune_near.jsonl) against the bundled corpus.
 
 Standalone, stdlib only.  Usage:
     python3 eval/check_gold.py [--gold PATH] [--corpus DIR]
@@ -10,7 +10,7 @@ The corpus defaults to the repository's rag/data/abstracts (the same files as
 Checks:
   * blank lines and lines starting with "#" (a header) are skipped
   * every other line is a JSON object with the expected fields and types
-  * ids are unique, look like g001 / h001, and share one prefix per file
+  * ids are unique, look like g001 / h001 / t001, and share one prefix per file
   * type is one of fact / which-paper / multi-paper / paraphrase / unanswerable
   * every gold title matches exactly one corpus title (after whitespace
     normalisation); the same paper may appear in several corpus files, but
@@ -192,9 +192,9 @@ def validate(gold_path, corpus_dir=DEFAULT_CORPUS):
         if bad:
             continue
         seen_ids[it["id"]] += 1
-        m = re.fullmatch(r"([gh])\d{3,}", it["id"])
+        m = re.fullmatch(r"([ght])\d{3,}", it["id"])
         if not m:
-            problems.append(f"{where}: id does not look like g001 or h001")
+            problems.append(f"{where}: id does not look like g001, h001 or t001")
         else:
             prefixes[m.group(1)] += 1
         if not it["question"].strip():

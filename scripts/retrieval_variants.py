@@ -16,6 +16,8 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
 * ``pb<g>``     adds g times the z-scored paper-level BM25 (title + whole abstract) to each paper;
 * ``pv<g>``     adds g times the z-scored cosine of the question to each paper's vector (the
                 normalised mean of its chunk vectors: the whole abstract, no re-embedding);
+* ``k<k1>b<b>``  BM25 with other saturation / length normalisation (today bm25s' defaults, k1 1.5,
+                b 0.75, Lucene's idf); ``k<k1>b<b><method>`` also another bm25s method (bm25+, bm25l, atire);
 * ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
                 the three best fused chunks, not in the question, are scored by BM25 and added at
                 half weight, then a second fusion.
@@ -44,6 +46,7 @@ from rag.embeddings import embed_query, embed_texts  # noqa: E402
 from rag.index import Index  # noqa: E402
 from rag.retrieval import _bm25_scores, _ranking, zscore_fusion  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.store.view import bm25_text  # noqa: E402
 
 FRAME = re.compile(r"^(which|what)\s+(papers?|studies|works|surveys)\s+", re.I)
 TAIL = re.compile(r",?\s+(and|&)\s+(what|how|which|where|why)\b[^?]*\?*$", re.I)
@@ -54,6 +57,9 @@ def parse(name: str) -> dict:
         return {}
     if name == "strip":
         return {"strip": True}
+    m = re.fullmatch(r"k([\d.]+)b([\d.]+)(lucene|robertson|atire|bm25l|bm25\+)?", name)
+    if m:
+        return {"bm": (float(m.group(1)), float(m.group(2)), m.group(3) or "lucene")}
     for key in ("prf", "title", "bt", "pb", "rm", "pv", "w"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
@@ -96,11 +102,15 @@ class Scorer:
 
         if key not in self._bm25:
             titles = [r["title"] for r in self._recs]
+            params = {}
             if key[0] == "bt":
                 texts = [" ".join([titles[p]] * int(key[1]) + [t]) for p, t in zip(self.cp, self.view.chunk_texts)]
+            elif key[0] == "bm":
+                texts = [bm25_text(titles[p], t) for p, t in zip(self.cp, self.view.chunk_texts)]
+                params = {"k1": key[1], "b": key[2], "method": key[3]}
             else:
                 texts = [f"{r['title']} {r['abstract']}" for r in self._recs]
-            bm = bm25s.BM25()
+            bm = bm25s.BM25(**params)
             bm.index([content_stems(t) for t in texts], show_progress=False)
             self._bm25[key] = bm
         return self._bm25[key]
@@ -124,7 +134,12 @@ class Scorer:
         qd = (TAIL.sub("", FRAME.sub("", question)) or question) if kw.get("strip") else question
         qv = np.asarray(embed_query(self.s, qd), dtype=np.float32)
         qv = qv / np.linalg.norm(qv)  # a copy: cached question vectors are read-only
-        b = self._scores(("bt", kw["bt"]), question) if kw.get("bt") else _bm25_scores(self.view, question, None)
+        if kw.get("bt"):
+            b = self._scores(("bt", kw["bt"]), question)
+        elif kw.get("bm"):
+            b = self._scores(("bm", *kw["bm"]), question)
+        else:
+            b = _bm25_scores(self.view, question, None)
         lex = _ranking(b, 100, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
         chunk, rows = self._fuse(qv, b, lex, w)
