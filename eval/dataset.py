@@ -22,6 +22,7 @@ from rag.errors import RagError
 
 DEFAULT_DATASET = Path(__file__).resolve().parent / "gold.jsonl"
 HELDOUT_DATASET = Path(__file__).resolve().parent / "heldout.jsonl"
+NEAR_DATASET = Path(__file__).resolve().parent / "tune_near.jsonl"  # tuning: near-domain detail questions
 
 
 class DatasetError(RagError):

@@ -5,6 +5,7 @@ go when the check runs?
 
     RAG_DATA_DIR=<bundled index> python scripts/calibrate_check.py --out eval/runs/check/gold.1.5b.jsonl
     RAG_ANSWER__MODEL_CHECK_READS=abstract ... --out eval/runs/check/gold.1.5b.abstract.jsonl
+    ... --dataset eval/gold.jsonl --dataset eval/tune_near.jsonl --out ...   (both tuning sets)
 
 For every question: the evidence score and whether the figure or name check withholds it
 (rag.extractive.draft_answer), the quoted answer with every abstention switched off (what the
@@ -118,12 +119,14 @@ def choose(results: list[dict]) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", type=Path, default=ROOT / "eval" / "gold.jsonl")
+    ap.add_argument("--dataset", type=Path, action="append", default=[],
+                    help="a tuning set (repeatable; default eval/gold.jsonl); records share --out, ids must differ")
     ap.add_argument("--out", type=Path, required=True, help="JSONL records (resumed if present)")
     args = ap.parse_args()
-    if "heldout" in args.dataset.name:
+    datasets = args.dataset or [ROOT / "eval" / "gold.jsonl"]
+    if any("heldout" in d.name for d in datasets):
         raise SystemExit("the held-out set is for reporting only: calibrate on eval/gold.jsonl")
-    rows = collect(args.dataset, args.out)
+    rows = [r for d in datasets for r in collect(d, args.out)]
     print(f"ROC AUC of P(yes), all {len(rows)} questions: {auc(rows):.3f}")
     current = get_settings().answer.abstain_threshold
     print(f"without the check (evidence {current}): " + json.dumps(replay(rows, current, 0.0)))
