@@ -1,7 +1,11 @@
-"""Experiment: P(answer) = 1 - P(first reply token spells 'Not') for 'answer or say Not stated'."""
+"""Experiment: P(answer) = 1 - P(first reply token spells 'Not') for 'answer or say Not stated'.
+
+    RAG_DATA_DIR=<bundled index> .venv/bin/python eval/runs/check/near/v3_readout.py \
+        "$(cat eval/runs/check/near/v3_system.txt)" OUT.jsonl eval/tune_near.jsonl eval/gold.jsonl
+"""
 import json, sys, time
 from pathlib import Path
-sys.path.insert(0, '/work/main')
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 import numpy as np, llama_cpp
 from eval.dataset import load_dataset
 from rag import retrieve
@@ -14,6 +18,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 SYSTEM = sys.argv[1]
 out = Path(sys.argv[2]); sets = sys.argv[3:]
 s = get_settings(); cfg = s.llm
+s = s.model_copy(update={"answer": s.answer.model_copy(update={"model_check_reads": "abstract"})})  # as recorded
 llama = load_llama(resolve_local_model(s), cfg.n_ctx, _threads(cfg.n_threads))
 m = llama._model
 fmt = Jinja2ChatFormatter(template=llama.metadata['tokenizer.chat_template'], eos_token=m.token_get_text(m.token_eos()), bos_token='')
