@@ -18,6 +18,9 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
                 normalised mean of its chunk vectors: the whole abstract, no re-embedding);
 * ``k<k1>b<b>``  BM25 with other saturation / length normalisation (today bm25s' defaults, k1 1.5,
                 b 0.75, Lucene's idf); ``k<k1>b<b><method>`` also another bm25s method (bm25+, bm25l, atire);
+* ``sv<g>``     sentence vectors: each chunk's dense score is (1 - g) times its own cosine plus g
+                times the best cosine of one of its sentences (each sentence embedded alone);
+                ``svt<g>`` embeds each sentence after the paper's title, as chunks are;
 * ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
                 the three best fused chunks, not in the question, are scored by BM25 and added at
                 half weight, then a second fusion.
@@ -60,7 +63,7 @@ def parse(name: str) -> dict:
     m = re.fullmatch(r"k([\d.]+)b([\d.]+)(lucene|robertson|atire|bm25l|bm25\+)?", name)
     if m:
         return {"bm": (float(m.group(1)), float(m.group(2)), m.group(3) or "lucene")}
-    for key in ("prf", "title", "bt", "pb", "rm", "pv", "w"):
+    for key in ("prf", "title", "bt", "pb", "rm", "pv", "svt", "svr", "svm", "svl", "sv", "w"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
     raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
@@ -122,8 +125,86 @@ class Scorer:
         ids = bm.get_tokens_ids(content_stems(question))
         return np.asarray(bm.get_scores_from_ids(ids), dtype=np.float32) if ids else None
 
-    def _fuse(self, qv, b, lex, w):
+    def _sentences(self, titled: bool):
+        """(sentence vectors, chunk row of each sentence), embedded once and cached under the data dir."""
+        from rag.text import split_sentences
+
+        key = "svt" if titled else "sv"
+        if titled == "late":
+            return self._late()
+        if not hasattr(self, key):
+            rows, texts = [], []
+            for r, (p, t) in enumerate(zip(self.cp, self.view.chunk_texts)):
+                for sent in split_sentences(t):
+                    rows.append(r)
+                    texts.append(f"{self._recs[p]['title']}\n\n{sent}" if titled else sent)
+            cache = Path(self.s.data_dir) / f"variants_{key}_{len(texts)}.npy"
+            if cache.exists():
+                vecs = np.load(cache)
+            else:
+                order = np.argsort([len(t) for t in texts])
+                vecs = np.empty((len(texts), self.V.shape[1]), dtype=np.float32)
+                for i in range(0, len(texts), 64):
+                    idx = order[i : i + 64]
+                    vecs[idx] = embed_texts(self.s, [texts[j] for j in idx])
+                np.save(cache, vecs)
+            setattr(self, key, (vecs, np.asarray(rows)))
+        return getattr(self, key)
+
+    def _late(self):
+        """Sentence vectors pooled from each chunk's own forward pass (late chunking: no extra model run)."""
+        if not hasattr(self, "_svl"):
+            import torch
+
+            from rag.embeddings import get_embedder
+            from rag.text import split_sentences
+
+            enc = get_embedder(self.s).encoder
+            model = enc._mean_pool(fp32=False)
+            rows, vecs = [], []
+            for r, (p, t) in enumerate(zip(self.cp, self.view.chunk_texts)):
+                head = f"{self._recs[p]['title']}\n\n"
+                full = head + t
+                e = model.tokenizer([full], truncation=True, max_length=model.max_len, return_offsets_mapping=True, return_tensors="pt")
+                offsets = e.pop("offset_mapping")[0].numpy()
+                with torch.inference_mode():
+                    states = model.model(**e).last_hidden_state[0].float().numpy()
+                pos = len(head)
+                for sent in split_sentences(t):
+                    start = full.index(sent, pos) if sent in full[pos:] else pos
+                    end = start + len(sent)
+                    pos = end
+                    sel = (offsets[:, 0] >= start) & (offsets[:, 1] <= end) & (offsets[:, 1] > offsets[:, 0])
+                    if not sel.any():
+                        continue
+                    v = states[sel].mean(axis=0)
+                    vecs.append(v / np.linalg.norm(v))
+                    rows.append(r)
+            self._svl = (np.asarray(vecs, dtype=np.float32), np.asarray(rows))
+        return self._svl
+
+    def _fuse(self, qv, b, lex, w, sv=None):
         d = self.V @ qv
+        if sv is not None:
+            g, titled, how = sv
+            vecs, rows = self._sentences(titled)
+            best = np.full(len(self.cp), -np.inf, dtype=np.float32)
+            np.maximum.at(best, rows, vecs @ qv)
+            if how == "mean":  # no chunk vectors: the chunk is the normalised mean of its sentences
+                m = np.zeros_like(self.V)
+                np.add.at(m, rows, vecs)
+                m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+                d = m @ qv
+            mixed = (1 - g) * d + g * np.where(np.isfinite(best), best, d)
+            if how == "rerank":  # candidates by the chunk cosine, scored by the mix
+                cand = _ranking(d, 100, -np.inf)
+                dense = [(r, float(mixed[r])) for r, _ in cand]
+                f = zscore_fusion(dense, lex, mixed, b, w)
+                chunk = np.full(len(self.cp), -np.inf)
+                rows_ = np.fromiter(f, dtype=np.int64)
+                chunk[rows_] = [f[r] for r in rows_]
+                return chunk, rows_
+            d = mixed
         f = zscore_fusion(_ranking(d, 100, -np.inf), lex, d, b, w)
         chunk = np.full(len(self.cp), -np.inf)
         rows = np.fromiter(f, dtype=np.int64)
@@ -142,7 +223,11 @@ class Scorer:
             b = _bm25_scores(self.view, question, None)
         lex = _ranking(b, 100, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
-        chunk, rows = self._fuse(qv, b, lex, w)
+        sv = None
+        for key, titled, how in (("svt", True, "max"), ("sv", False, "max"), ("svr", False, "rerank"), ("svm", False, "mean"), ("svl", "late", "rerank")):
+            if kw.get(key):
+                sv = (kw[key], titled, how)
+        chunk, rows = self._fuse(qv, b, lex, w, sv)
         if kw.get("rm") and b is not None:
             best = rows[np.argsort(-chunk[rows])[:3]]
             extra = self._expansion(question, best, int(kw["rm"]))
