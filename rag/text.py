@@ -68,6 +68,16 @@ _ABBREV_END = re.compile(r"(?:\b(?:e\.g|i\.e|et al|vs|cf|Fig|Eq|approx|resp|i\.i
 _SOFT_END = re.compile(r"(?:\betc\.|[.!?][\"'\u201d\u2019)\]]+)$", re.IGNORECASE)
 
 
+# Scraped abstracts sometimes lose the space after a full stop ("…to images.In this paper, we…");
+# Punkt sees one word there. Split where a lower-case word ends with "." glued to a word that starts
+# sentences in abstracts (no text is changed: both halves are substrings of the source).
+_GLUED = re.compile(
+    r"(?<=[a-z]{2}[.!?])(?=(?:In|We|Our|This|These|The|To|However|Moreover|Furthermore|Finally|Here|Unlike|"
+    r"Experiments|Extensive|Results|Specifically|Additionally|Despite|Although|While|Using|Based|Existing|"
+    r"Recent|Code|Its|It|Such|Thus|Therefore|Overall|First|Second|Third|Empirical)\b)"
+)
+
+
 _BOLD = re.compile(r"\*\*[^*\n]+\*\*")
 _PROTECT = {".": "\u2024", "?": "\ufe56", "!": "\ufe57"}
 _RESTORE = {v: k for k, v in _PROTECT.items()}
@@ -83,7 +93,7 @@ def split_sentences(text: str) -> list[str]:
     what follows an abbreviation ("e.g.", "vs.", "etc.") or a quoted title ending in "!" or "?"."""
     out: list[str] = []
     restore = str.maketrans(_RESTORE)
-    for part in (p.translate(restore) for p in sentences.split(_protect_bold(text))):
+    for part in (g.translate(restore) for p in sentences.split(_protect_bold(text)) for g in _GLUED.split(p)):
         part = part.strip()
         if not part:
             continue

@@ -22,6 +22,8 @@ from rag.text import split_sentences
         "The factors change linearly w.r.t. the modelled attributes.",
         "While Kaplan et al. presents a study of scaling, we go further.",
         'It learns concepts (e.g., ``Finding the first noun in a sentence.") into separable representations.',
+        "Abbreviations like e.g.In and names like CIFAR.The stay whole.",  # glued, but not after a lower-case word
+        "**Is it done?In short: a title** [1] stays whole.",  # inside a bold title
     ],
 )
 def test_no_break_inside_a_sentence(text):
@@ -42,6 +44,12 @@ def test_no_break_inside_a_sentence(text):
         ('It is named "Wag!" The benchmark is new.', ['It is named "Wag!"', "The benchmark is new."]),
         ("It is fast, etc. The end.", ["It is fast, etc.", "The end."]),
         ("It works [1]. It is fast [2].", ["It works [1].", "It is fast [2]."]),
+        # a scraped abstract lost the space after a full stop (bundled: "images.In", "tasks.We")
+        (
+            "It transfers to images.In this paper, we study it.",
+            ["It transfers to images.", "In this paper, we study it."],
+        ),
+        ("Gains on tasks.We release code.", ["Gains on tasks.", "We release code."]),
     ],
 )
 def test_real_boundaries_kept(text, expected):
