@@ -20,7 +20,11 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
                 b 0.75, Lucene's idf); ``k<k1>b<b><method>`` also another bm25s method (bm25+, bm25l, atire);
 * ``sv<g>``     sentence vectors: each chunk's dense score is (1 - g) times its own cosine plus g
                 times the best cosine of one of its sentences (each sentence embedded alone);
-                ``svt<g>`` embeds each sentence after the paper's title, as chunks are;
+                ``svt<g>`` embeds each sentence after the paper's title, as chunks are; ``svr<g>`` takes
+                the dense candidates by the chunk cosine and rescores them with the mix (as at scale);
+                ``svm<g>`` has no chunk vectors (the chunk is the mean of its sentence vectors);
+                ``svl<g>`` pools each sentence's tokens from the chunk's own pass (late chunking).
+                All rejected: eval/runs/sentence_vectors/README.md;
 * ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
                 the three best fused chunks, not in the question, are scored by BM25 and added at
                 half weight, then a second fusion.
@@ -165,7 +169,9 @@ class Scorer:
             for r, (p, t) in enumerate(zip(self.cp, self.view.chunk_texts)):
                 head = f"{self._recs[p]['title']}\n\n"
                 full = head + t
-                e = model.tokenizer([full], truncation=True, max_length=model.max_len, return_offsets_mapping=True, return_tensors="pt")
+                e = model.tokenizer(
+                    [full], truncation=True, max_length=model.max_len, return_offsets_mapping=True, return_tensors="pt"
+                )
                 offsets = e.pop("offset_mapping")[0].numpy()
                 with torch.inference_mode():
                     states = model.model(**e).last_hidden_state[0].float().numpy()
@@ -224,7 +230,14 @@ class Scorer:
         lex = _ranking(b, 100, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
         sv = None
-        for key, titled, how in (("svt", True, "max"), ("sv", False, "max"), ("svr", False, "rerank"), ("svm", False, "mean"), ("svl", "late", "rerank")):
+        kinds = (
+            ("svt", True, "max"),
+            ("sv", False, "max"),
+            ("svr", False, "rerank"),
+            ("svm", False, "mean"),
+            ("svl", "late", "rerank"),
+        )
+        for key, titled, how in kinds:
             if kw.get(key):
                 sv = (kw[key], titled, how)
         chunk, rows = self._fuse(qv, b, lex, w, sv)
