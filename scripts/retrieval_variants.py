@@ -25,6 +25,7 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
                 ``svm<g>`` has no chunk vectors (the chunk is the mean of its sentence vectors);
                 ``svl<g>`` pools each sentence's tokens from the chunk's own pass (late chunking).
                 All rejected: eval/runs/sentence_vectors/README.md;
+* ``n<c>``       c candidates per retriever (today 100): also the z-scores' reference set;
 * ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
                 the three best fused chunks, not in the question, are scored by BM25 and added at
                 half weight, then a second fusion.
@@ -67,7 +68,7 @@ def parse(name: str) -> dict:
     m = re.fullmatch(r"k([\d.]+)b([\d.]+)(lucene|robertson|atire|bm25l|bm25\+)?", name)
     if m:
         return {"bm": (float(m.group(1)), float(m.group(2)), m.group(3) or "lucene")}
-    for key in ("prf", "title", "bt", "pb", "rm", "pv", "svt", "svr", "svm", "svl", "sv", "w"):
+    for key in ("prf", "title", "bt", "pb", "rm", "pv", "svt", "svr", "svm", "svl", "sv", "w", "n"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
     raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
@@ -191,6 +192,7 @@ class Scorer:
 
     def _fuse(self, qv, b, lex, w, sv=None):
         d = self.V @ qv
+        n = getattr(self, "n_candidates", 100)
         if sv is not None:
             g, titled, how = sv
             vecs, rows = self._sentences(titled)
@@ -211,7 +213,7 @@ class Scorer:
                 chunk[rows_] = [f[r] for r in rows_]
                 return chunk, rows_
             d = mixed
-        f = zscore_fusion(_ranking(d, 100, -np.inf), lex, d, b, w)
+        f = zscore_fusion(_ranking(d, n, -np.inf), lex, d, b, w)
         chunk = np.full(len(self.cp), -np.inf)
         rows = np.fromiter(f, dtype=np.int64)
         chunk[rows] = [f[r] for r in rows]
@@ -227,7 +229,8 @@ class Scorer:
             b = self._scores(("bm", *kw["bm"]), question)
         else:
             b = _bm25_scores(self.view, question, None)
-        lex = _ranking(b, 100, 0.0)
+        self.n_candidates = int(kw.get("n", 100))
+        lex = _ranking(b, self.n_candidates, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
         sv = None
         kinds = (
