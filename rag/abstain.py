@@ -70,6 +70,11 @@ _ASKS_PAPER = re.compile(r"\b(?:which|what)\s+(?:papers?|works?|stud(?:y|ies)|ar
 _SHARE = {"percentag", "percent", "fraction", "share", "proport", "ratio"}
 
 
+def asks_paper(question: str) -> bool:
+    """Whether the question asks for a paper ("which paper...", "what studies..."), not a fact."""
+    return bool(_ASKS_PAPER.search(question))
+
+
 def figure_terms(question: str) -> list[str] | None:
     """What a sentence must name next to a figure to answer a quantity question (None: not one).
 

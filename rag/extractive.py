@@ -1,7 +1,8 @@
 """Extractive answerer: quote the abstract sentences that answer the question, with citations.
 
 No language model: sentences are scored by embedding similarity to the question plus lexical
-overlap, selected with maximal marginal relevance (so the answer is not three paraphrases of one
+overlap (what abstention and the LLM's evidence read), re-ranked for quoting by a linear scorer fitted
+on the tuning sets (rag/sentence_rank.py), selected with maximal marginal relevance (so the answer is not three paraphrases of one
 claim) and spread across papers, then put back in their abstract order under each paper. What the
 answer must also cover (the contribution's name, each part of the question, every paper a "which
 papers" question asks for) is in rag/coverage.py.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from rag import abstain
+from rag import abstain, sentence_rank
 from rag import coverage as cover
 from rag.coverage import names_contribution
 from rag.lexical import content_stems
@@ -25,6 +26,7 @@ LEXICAL_WEIGHT = 0.3
 MMR_LAMBDA = 0.7
 MAX_PER_PAPER = 3  # quoted sentences per paper (eval/runs/per_paper: 2 -> 3, key facts +0.012 tuning)
 FIGURE_NAMED = True
+LEARNED_RANK = True  # quote by rag.sentence_rank's learned score (eval/runs/sentence_rank), not the plain one
 MARGIN = 0.15  # sentences scoring this far below the best one are left out
 
 
@@ -74,9 +76,7 @@ def score_sentences(question: str, passages: list[Passage], embedder) -> list[Sc
     For a question asking for a quantity, sentences that give one for the asked-for thing
     score higher: those are the sentences the answer needs.
     """
-    items = [
-        (i, j, s) for i, p in enumerate(passages) for j, s in enumerate(split_sentences(neutralize_refs(p.text)))
-    ]
+    items = [(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(split_sentences(neutralize_refs(p.text)))]
     if not items:
         return []
     q = np.asarray(embedder.get_query_embedding(question))
@@ -162,14 +162,15 @@ def draft_answer(
             return Draft("", confidence, True, NO_NAME, scored, missing)
     if confidence < threshold:
         return Draft("", confidence, True, "weak evidence", scored)
-    favoured = favour_naming(question, scored)
+    ranked = sentence_rank.rescore(question, scored, df, n_docs) if LEARNED_RANK else scored
+    favoured = favour_naming(question, ranked)
     if cover.PLURAL and cover.asks_many(question):
         chosen = cover.select_many(favoured)
     else:
         chosen = select(favoured, max_sentences)
     if show_names:
-        chosen = cover.show_names(question, chosen, scored, df, n_docs, MAX_PER_PAPER)
-    chosen = cover.cover_question(question, chosen, scored, passages, df, n_docs)
+        chosen = cover.show_names(question, chosen, ranked, df, n_docs, MAX_PER_PAPER)
+    chosen = cover.cover_question(question, chosen, ranked, passages, df, n_docs)
     return Draft(compose(chosen, passages), confidence, False, "", scored)
 
 
@@ -182,6 +183,7 @@ def select(scored: list[ScoredSentence], max_sentences: int) -> list[ScoredSente
     chosen: list[ScoredSentence] = []
     per_source: dict[int, int] = {}
     while pool and len(chosen) < max_sentences:
+
         def mmr(s: ScoredSentence) -> float:
             if not chosen:
                 return s.score
