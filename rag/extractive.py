@@ -1,11 +1,11 @@
 """Extractive answerer: quote the abstract sentences that answer the question, with citations.
 
 No language model: sentences are scored by embedding similarity to the question plus lexical
-overlap (what abstention and the LLM's evidence read), re-ranked for quoting by a linear scorer fitted
-on the tuning sets (rag/sentence_rank.py), selected with maximal marginal relevance (so the answer is not three paraphrases of one
-claim) and spread across papers, then put back in their abstract order under each paper. What the
-answer must also cover (the contribution's name, each part of the question, every paper a "which
-papers" question asks for) is in rag/coverage.py.
+overlap (what abstention and the LLM's evidence read), re-ranked for quoting by a linear scorer
+fitted on the tuning sets (rag/sentence_rank.py), selected with maximal marginal relevance (so the
+answer is not three paraphrases of one claim) and spread across papers, then put back in their
+abstract order under each paper. What the answer must also cover (the contribution's name, each
+part of the question, every paper a "which papers" question asks for) is in rag/coverage.py.
 """
 
 from __future__ import annotations
