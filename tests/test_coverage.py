@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag import ask
+from rag import ask, extractive
 from rag.coverage import asks_many, coined_names, cover_question, select_many, show_names
 from rag.extractive import ScoredSentence
 from rag.models import Passage
@@ -119,17 +119,27 @@ def test_a_plural_question_gets_one_sentence_from_each_close_paper():
     assert [s.text for s in select_many(scored)] == ["a0", "b0", "c0"]
 
 
+SEISMIC = (
+    "Which paper speeds up approximate retrieval over learned sparse embeddings by grouping inverted "
+    "lists into blocks that each carry a summary vector?"
+)
+
+
 @pytest.mark.slow
-def test_which_paper_answers_give_the_coined_name_when_asked_to(full_index):
-    """answer.show_names (off by default: the held-out set did not confirm it)."""
+def test_which_paper_answers_give_the_coined_name_when_asked_to(full_index, monkeypatch):
+    """answer.show_names (off by default: the held-out set did not confirm it), on the plain scores."""
+    monkeypatch.setattr(extractive, "LEARNED_RANK", False)
     on = full_index.model_copy(update={"answer": full_index.answer.model_copy(update={"show_names": True})})
-    question = (
-        "Which paper speeds up approximate retrieval over learned sparse embeddings by grouping inverted "
-        "lists into blocks that each carry a summary vector?"
-    )
-    plain, named = ask(question, settings=full_index), ask(question, settings=on)
+    plain, named = ask(SEISMIC, settings=full_index), ask(SEISMIC, settings=on)
     assert not named.abstained and "Seismic" in named.text
     assert "Seismic" not in plain.text  # the best-matching sentences alone leave the name out
+
+
+@pytest.mark.slow
+def test_the_learned_ranking_quotes_the_coined_name_by_itself(full_index):
+    """rag.sentence_rank (on by default) ranks "…using our method, Seismic, reaches…" into the answer."""
+    a = ask(SEISMIC, settings=full_index)
+    assert not a.abstained and "Seismic" in a.text
 
 
 @pytest.mark.slow

@@ -1,0 +1,105 @@
+"""rag.sentence_rank: the learned scorer that picks which sentences an extractive answer quotes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import sentence_rank
+from rag.extractive import ScoredSentence
+from rag.sentence_rank import FEATURES, WEIGHTS, features, rescore
+
+ROOT = Path(__file__).resolve().parent.parent
+DF = {"spars": 3, "retriev": 40, "block": 5, "latenc": 8}
+
+
+def _s(source: int, position: int, text: str, cosine: float, lexical: float = 0.0) -> ScoredSentence:
+    return ScoredSentence(source, position, text, cosine, lexical, cosine, np.ones(4))
+
+
+def test_the_shipped_weights_fit_the_features_and_came_from_tuning_sets_only():
+    model = json.loads(WEIGHTS.read_text())
+    assert model["features"] == list(FEATURES)
+    assert len(model["mean"]) == len(model["std"]) == len(model["weights"]) == len(FEATURES)
+    assert all(s > 0 for s in model["std"]) and model["scale"] > 0
+    assert model["trained_on"] and not any("heldout" in name for name in model["trained_on"])
+
+
+def test_features_describe_each_sentence():
+    scored = [
+        _s(0, 0, "Learned sparse retrieval is slow.", 0.6, 0.5),
+        _s(0, 1, "We propose Seismic, which cuts latency to 0.5 ms.", 0.5, 0.25),
+        _s(1, 0, "Dense retrieval is another option.", 0.4),
+    ]
+    x = features("Which paper speeds up learned sparse retrieval?", scored, DF, 100)
+    assert x.shape == (3, len(FEATURES)) and np.isfinite(x).all()
+    col = {name: x[:, i] for i, name in enumerate(FEATURES)}
+    assert list(col["first"]) == [1, 0, 1]
+    assert list(col["relative_position"]) == [0, 1, 0]
+    assert list(col["paper_rank"]) == [1, 1, 0.5]
+    assert list(col["digit"]) == [0, 1, 0]
+    assert list(col["cosine_gap"]) == pytest.approx([0, -0.1, -0.2])
+    assert list(col["names_contribution_which"]) == [0, 1, 0]  # "which paper" + "we propose"
+    assert list(col["coined_name_which"]) == [0, 1, 0]  # Seismic: a new capitalised name
+    assert col["idf_overlap"][0] > col["idf_overlap"][2] > 0  # "sparse" is the rarer word
+
+
+def test_rescoring_changes_only_the_score_and_prefers_the_finding_over_the_background():
+    background = _s(0, 0, "Learned sparse embeddings are popular for retrieval.", 0.62, 0.5)
+    finding = _s(0, 3, "Seismic reaches 0.5 ms per query on MS MARCO with 98% recall.", 0.60, 0.5)
+    ranked = rescore("How fast is learned sparse retrieval with Seismic?", [background, finding], DF, 100)
+    assert [(r.text, r.cosine, r.position) for r in ranked] == [
+        (s.text, s.cosine, s.position) for s in (background, finding)
+    ]
+    assert ranked[1].score > ranked[0].score
+    assert rescore("anything", [], DF, 100) == []
+
+
+def test_weights_fitted_on_other_features_are_refused(tmp_path, monkeypatch):
+    model = json.loads(WEIGHTS.read_text())
+    model["features"] = model["features"][:-1] + ["something else"]
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(model))
+    sentence_rank._model.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="fit_sentence_scorer"):
+            sentence_rank._model(path)
+    finally:
+        sentence_rank._model.cache_clear()
+
+
+def test_the_fitting_script_refuses_the_held_out_set():
+    proc = subprocess.run(
+        [sys.executable, "scripts/fit_sentence_scorer.py", "--train", "eval/heldout.jsonl", "--out", "/dev/null"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and "held-out set is for reporting only" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much does TokenUnify improve downstream electron-microscopy neuron segmentation?",
+        "Which papers study attention sinks in LLMs and how do they exploit them?",
+        "What batch size was used to train Lightning Attention?",
+        "What is the capital of France?",
+    ],
+)
+def test_the_learned_ranking_never_changes_whether_an_answer_is_given(full_index, monkeypatch, question):
+    from rag import ask, extractive
+
+    learned = ask(question, settings=full_index)
+    monkeypatch.setattr(extractive, "LEARNED_RANK", False)
+    plain = ask(question, settings=full_index)
+    assert (learned.abstained, learned.confidence) == (plain.abstained, plain.confidence)
+    if not learned.abstained:
+        assert learned.citations and all(c.paper_id for c in learned.citations)
