@@ -32,14 +32,13 @@ from rag.embeddings import get_embedder  # noqa: E402
 from rag.extractive import score_sentences  # noqa: E402
 from rag.retrieval import vocabulary  # noqa: E402
 from rag.sentence_rank import FEATURES, WEIGHTS, features  # noqa: E402
-from rag.settings import get_settings  # noqa: E402
+from rag.settings import Settings, get_settings  # noqa: E402
 
 C = 0.01  # chosen on eval/gold.jsonl by 5-fold cross-validation (0.01-1 alike), see eval/runs/sentence_rank
 SCALE = 0.1  # chosen on eval/gold.jsonl: 0.05 quoted 30% more words, 0.2 lost key facts
 
 
-def examples(path: Path) -> list[dict]:
-    s = get_settings()
+def examples(path: Path, s: Settings) -> list[dict]:
     embedder, (df, n_docs) = get_embedder(s), vocabulary(s)
     out = []
     for item in load_dataset(path):
@@ -67,6 +66,16 @@ def ranking(rows: list[dict], score) -> tuple[float, float]:
     return float(np.mean(first)), float(np.mean(four))
 
 
+def fit(train: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(feature means, spreads, weights) of the logistic regression on these examples."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.concatenate([r["X"] for r in train])
+    y = np.concatenate([r["y"] for r in train])
+    mean, std = X.mean(0), X.std(0) + 1e-9
+    return mean, std, LogisticRegression(C=C, max_iter=5000).fit((X - mean) / std, y).coef_[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", type=Path, action="append", required=True)
@@ -75,15 +84,11 @@ def main() -> None:
     args = ap.parse_args()
     if any("heldout" in p.name for p in args.train + args.check):
         raise SystemExit("the held-out set is for reporting only: fit on the tuning sets")
-    from sklearn.linear_model import LogisticRegression
-
-    sets = {p: examples(p) for p in dict.fromkeys(args.train + args.check)}
+    settings = get_settings()
+    sets = {p: examples(p, settings) for p in dict.fromkeys(args.train + args.check)}
     train = [r for p in args.train for r in sets[p]]
-    X = np.concatenate([r["X"] for r in train])
+    mean, std, w = fit(train)
     y = np.concatenate([r["y"] for r in train])
-    mean, std = X.mean(0), X.std(0) + 1e-9
-    fit = LogisticRegression(C=C, max_iter=5000).fit((X - mean) / std, y)
-    w = fit.coef_[0]
     for p, rows in sets.items():
         plain = ranking(rows, lambda r: r["plain"])
         learned = ranking(rows, lambda r: ((r["X"] - mean) / std) @ w)

@@ -103,3 +103,21 @@ def test_the_learned_ranking_never_changes_whether_an_answer_is_given(full_index
     assert (learned.abstained, learned.confidence) == (plain.abstained, plain.confidence)
     if not learned.abstained:
         assert learned.citations and all(c.paper_id for c in learned.citations)
+
+
+@pytest.mark.slow
+def test_the_shipped_weights_are_what_the_fitting_script_gives_today(full_index):
+    """Stale weights fail here: a change to retrieval, sentence splitting or the features changes what
+    the scorer was fitted on; re-run `scripts/fit_sentence_scorer.py` (and re-measure). The tolerance
+    covers fp32 vs bf16 embeddings on other CPUs."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import fit_sentence_scorer as fss
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    model = json.loads(WEIGHTS.read_text())
+    train = [r for name in model["trained_on"] for r in fss.examples(ROOT / "eval" / name, full_index)]
+    mean, std, weights = fss.fit(train)
+    assert sum(len(r["y"]) for r in train) == pytest.approx(model["sentences"], rel=0.01)
+    assert weights == pytest.approx(model["weights"], abs=0.03)
+    assert mean == pytest.approx(model["mean"], abs=0.01)
