@@ -28,6 +28,7 @@ import numpy as np
 
 from rag import abstain
 from rag.coverage import asks_many, coined_names, names_contribution
+from rag.errors import ModelUnavailableError
 from rag.lexical import content_stems
 
 if TYPE_CHECKING:
@@ -105,10 +106,16 @@ def features(question: str, scored: list[ScoredSentence], df: dict[str, int], n_
 
 @lru_cache(maxsize=1)
 def _model(path: Path = WEIGHTS) -> dict:
-    model = json.loads(path.read_text())
-    if tuple(model["features"]) != FEATURES:
-        raise ValueError(f"{path} was fitted on other features: run scripts/fit_sentence_scorer.py")
-    return {k: np.asarray(model[k], dtype=np.float64) if k in ("mean", "std", "weights") else model[k] for k in model}
+    fix = "reinstall the package (`pip install -e .`) or refit with scripts/fit_sentence_scorer.py"
+    try:
+        model = json.loads(path.read_text())
+        arrays = {k: np.asarray(model[k], dtype=np.float64) for k in ("mean", "std", "weights")}
+        features, scale = tuple(model["features"]), float(model["scale"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailableError(f"the sentence scorer's weights at {path} are unreadable ({exc}): {fix}") from exc
+    if features != FEATURES or any(len(a) != len(FEATURES) for a in arrays.values()):
+        raise ModelUnavailableError(f"the sentence scorer's weights at {path} fit other features: {fix}")
+    return {**arrays, "scale": scale}
 
 
 def rescore(question: str, scored: list[ScoredSentence], df: dict[str, int], n_docs: int) -> list[ScoredSentence]:

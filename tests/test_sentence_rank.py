@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rag import sentence_rank
+from rag.errors import ModelUnavailableError
 from rag.extractive import ScoredSentence
 from rag.sentence_rank import FEATURES, WEIGHTS, features, rescore
 
@@ -60,15 +61,25 @@ def test_rescoring_changes_only_the_score_and_prefers_the_finding_over_the_backg
     assert rescore("anything", [], DF, 100) == []
 
 
-def test_weights_fitted_on_other_features_are_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda m: {**m, "features": m["features"][:-1] + ["something else"]},
+        lambda m: {**m, "weights": m["weights"][:-1]},
+        lambda m: {k: v for k, v in m.items() if k != "scale"},
+        None,  # not JSON at all
+    ],
+)
+def test_missing_or_foreign_weights_give_one_clear_error(tmp_path, damage):
     model = json.loads(WEIGHTS.read_text())
-    model["features"] = model["features"][:-1] + ["something else"]
     path = tmp_path / "w.json"
-    path.write_text(json.dumps(model))
+    path.write_text(json.dumps(damage(model)) if damage else "{ truncated")
     sentence_rank._model.cache_clear()
     try:
-        with pytest.raises(ValueError, match="fit_sentence_scorer"):
+        with pytest.raises(ModelUnavailableError, match="fit_sentence_scorer"):
             sentence_rank._model(path)
+        with pytest.raises(ModelUnavailableError, match="unreadable"):
+            sentence_rank._model(tmp_path / "absent.json")
     finally:
         sentence_rank._model.cache_clear()
 
