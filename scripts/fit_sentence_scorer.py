@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -109,7 +110,9 @@ def main() -> None:
         "positives": int(y.sum()),
         "fitted": date.today().isoformat(),
     }
-    args.out.write_text(json.dumps(model, indent=1) + "\n")
+    tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(model, indent=1) + "\n")
+    os.replace(tmp, args.out)  # a killed fit leaves the old weights, never half a file
     print(f"wrote {args.out}: " + ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
 
 
