@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag import sentence_rank
 from rag.errors import ModelUnavailableError
@@ -132,3 +134,23 @@ def test_the_shipped_weights_are_what_the_fitting_script_gives_today(full_index)
     assert sum(len(r["y"]) for r in train) == pytest.approx(model["sentences"], rel=0.01)
     assert weights == pytest.approx(model["weights"], abs=0.03)
     assert mean == pytest.approx(model["mean"], abs=0.01)
+
+
+_TEXT = st.text(
+    alphabet=st.one_of(st.characters(), st.sampled_from("We propose Seismic (ABC) 0.5% [1] etc. called X")),
+    max_size=120,
+)
+
+
+@given(question=_TEXT, texts=st.lists(_TEXT, min_size=1, max_size=6), sources=st.data())
+@settings(max_examples=300, deadline=None, database=None)
+def test_any_text_gets_finite_scores_in_the_same_order(question, texts, sources):
+    """Whatever the question and sentences (empty, only stop words, control characters, lone
+    surrogates), every sentence gets a finite learned score and nothing else changes."""
+    scored = [
+        _s(sources.draw(st.integers(0, 4)), i, t, sources.draw(st.floats(-1, 1)), sources.draw(st.floats(0, 1)))
+        for i, t in enumerate(texts)
+    ]
+    ranked = rescore(question, scored, DF, 100)
+    assert [r.text for r in ranked] == texts
+    assert all(np.isfinite(r.score) for r in ranked)
