@@ -81,7 +81,7 @@ def figure_terms(question: str) -> list[str] | None:
     Wider than `quantity_focus`, which steers sentence scoring: every content word of the asked-for
     noun phrase ("how many small proxy models" -> small, proxi, model), up to the verb or preposition.
     """
-    if _ASKS_PAPER.search(question):
+    if asks_paper(question):
         return None  # "which paper shows X scales with how often..." asks for a paper, not a figure
     m = _HOW.search(question)
     if m:
@@ -181,19 +181,20 @@ def papers_named(question: str, passages: list, df: dict[str, int], n_docs: int,
     return [i for i, p in enumerate(passages) if any(n in squash(f"{p.title} {p.text}") for n in names)]
 
 
+def idf(word: str, df: dict[str, int], n_docs: int) -> float:
+    """Inverse document frequency of a stemmed word over the published view's chunks."""
+    return math.log((n_docs + 1) / (df.get(word, 0) + 0.5))
+
+
 def idf_coverage(question: str, passage_text: str, df: dict[str, int], n_docs: int) -> tuple[float, float]:
     """(IDF mass of question words found in the passage, IDF mass of words unseen in the corpus)."""
     words = set(content_stems(question))
     if not words:
         return 0.0, 0.0
-
-    def idf(w: str) -> float:
-        return math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
-
-    total = sum(idf(w) for w in words)
+    total = sum(idf(w, df, n_docs) for w in words)
     have = set(content_stems(passage_text))
-    covered = sum(idf(w) for w in words if w in have) / total
-    unseen = sum(idf(w) for w in words if w not in df) / total
+    covered = sum(idf(w, df, n_docs) for w in words if w in have) / total
+    unseen = sum(idf(w, df, n_docs) for w in words if w not in df) / total
     return covered, unseen
 
 

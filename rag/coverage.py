@@ -18,7 +18,6 @@ and the three constants were chosen on the tuning set only.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING
 
@@ -155,14 +154,11 @@ def cover_question(
     if not missing:
         return chosen
 
-    def idf(w: str) -> float:
-        return math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
-
     best, gain = None, 0.0
     for s in scored:
         if s.source != top or any(s is c for c in chosen):
             continue
-        g = sum(idf(w) for w in missing & set(content_stems(s.text)))
+        g = sum(abstain.idf(w, df, n_docs) for w in missing & set(content_stems(s.text)))
         if g > gain or (g == gain and best is not None and s.score > best.score):
             best, gain = s, g
     return chosen + [best] if best is not None and gain >= COVER_MIN_GAIN else chosen

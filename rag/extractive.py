@@ -10,7 +10,6 @@ part of the question, every paper a "which papers" question asks for) is in rag/
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -20,7 +19,7 @@ from rag import coverage as cover
 from rag.coverage import names_contribution
 from rag.lexical import content_stems
 from rag.models import ABSTAIN_TEXT, NO_FIGURE_TEXT, Passage, no_name_text
-from rag.text import cite, neutralize_refs, plain_title, split_sentences
+from rag.text import BOILERPLATE, cite, neutralize_refs, plain_title, split_sentences
 
 LEXICAL_WEIGHT = 0.3
 MMR_LAMBDA = 0.7
@@ -52,10 +51,6 @@ QUANTITY_BONUS = 0.1
 # paper" questions alone): see eval/runs/naming/README.md.
 NAMING_BONUS = 0.1
 BOILERPLATE_PENALTY = 0.2
-# Links and availability notes are never the answer to a research question.
-_BOILERPLATE = re.compile(
-    r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I
-)
 
 
 def favour_naming(question: str, scored: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -90,7 +85,7 @@ def score_sentences(question: str, passages: list[Passage], embedder) -> list[Sc
         score = cos + LEXICAL_WEIGHT * lex
         if focus is not None and abstain.answers_quantity(focus, s):
             score += QUANTITY_BONUS
-        if _BOILERPLATE.search(s):
+        if BOILERPLATE.search(s):
             score -= BOILERPLATE_PENALTY
         out.append(ScoredSentence(i, j, s, cos, lex, score, v))
     return out

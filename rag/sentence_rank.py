@@ -30,6 +30,7 @@ from rag import abstain
 from rag.coverage import asks_many, coined_names, names_contribution
 from rag.errors import ModelUnavailableError
 from rag.lexical import content_stems
+from rag.text import BOILERPLATE
 
 if TYPE_CHECKING:
     from rag.extractive import ScoredSentence
@@ -55,20 +56,10 @@ FEATURES = (
 )
 
 
-def _boilerplate(text: str) -> bool:
-    from rag.extractive import _BOILERPLATE
-
-    return bool(_BOILERPLATE.search(text))
-
-
 def features(question: str, scored: list[ScoredSentence], df: dict[str, int], n_docs: int) -> np.ndarray:
     """One row of FEATURES per scored sentence."""
-
-    def idf(w: str) -> float:
-        return math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
-
     asked = set(content_stems(question))
-    total = sum(idf(w) for w in asked) or 1.0
+    total = sum(abstain.idf(w, df, n_docs) for w in asked) or 1.0
     focus = abstain.quantity_focus(question)
     which = abstain.asks_paper(question)
     many = asks_many(question)
@@ -86,7 +77,7 @@ def features(question: str, scored: list[ScoredSentence], df: dict[str, int], n_
                 s.cosine,
                 s.cosine - best,
                 s.lexical,
-                sum(idf(w) for w in asked & stems) / total,
+                sum(abstain.idf(w, df, n_docs) for w in asked & stems) / total,
                 focus is not None and abstain.answers_quantity(focus, s.text),
                 focus is not None and digit,
                 naming,
@@ -94,7 +85,7 @@ def features(question: str, scored: list[ScoredSentence], df: dict[str, int], n_
                 which and bool(coined_names(s.text, question, df, n_docs)),
                 s.position == 0,
                 s.position / max(1, length[s.source] - 1),
-                _boilerplate(s.text),
+                bool(BOILERPLATE.search(s.text)),
                 1.0 / (1 + s.source),
                 math.log(1 + len(s.text.split())),
                 naming and many,

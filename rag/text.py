@@ -78,6 +78,13 @@ _GLUED = re.compile(
 )
 
 
+# Links and availability notes are never the answer to a research question (the extractive score
+# and the learned sentence scorer both discount them).
+BOILERPLATE = re.compile(
+    r"https?://|github\.com|\b(?:code|models?|data(?:set)?s?) (?:is|are|will be) (?:publicly )?available", re.I
+)
+
+
 _BOLD = re.compile(r"\*\*[^*\n]+\*\*")
 _PROTECT = {".": "\u2024", "?": "\ufe56", "!": "\ufe57"}
 _RESTORE = {v: k for k, v in _PROTECT.items()}
