@@ -130,20 +130,21 @@ class Scorer:
         ids = bm.get_tokens_ids(content_stems(question))
         return np.asarray(bm.get_scores_from_ids(ids), dtype=np.float32) if ids else None
 
-    def _sentences(self, titled: bool):
-        """(sentence vectors, chunk row of each sentence), embedded once and cached under the data dir."""
+    def _sentences(self, source: str):
+        """(sentence vectors, chunk row of each sentence) for source "alone", "titled" or "late";
+        embedded once and cached under the data dir ("late" is pooled, see `_late`)."""
         from rag.text import split_sentences
 
-        key = "svt" if titled else "sv"
-        if titled == "late":
+        if source == "late":
             return self._late()
+        key = f"_sv_{source}"
         if not hasattr(self, key):
             rows, texts = [], []
             for r, (p, t) in enumerate(zip(self.cp, self.view.chunk_texts)):
                 for sent in split_sentences(t):
                     rows.append(r)
-                    texts.append(f"{self._recs[p]['title']}\n\n{sent}" if titled else sent)
-            cache = Path(self.s.data_dir) / f"variants_{key}_{len(texts)}.npy"
+                    texts.append(f"{self._recs[p]['title']}\n\n{sent}" if source == "titled" else sent)
+            cache = Path(self.s.data_dir) / f"variants_{'svt' if source == 'titled' else 'sv'}_{len(texts)}.npy"
             if cache.exists():
                 vecs = np.load(cache)
             else:
@@ -190,12 +191,12 @@ class Scorer:
             self._svl = (np.asarray(vecs, dtype=np.float32), np.asarray(rows))
         return self._svl
 
-    def _fuse(self, qv, b, lex, w, sv=None):
+    def _fuse(self, qv, b, lex, w, n=100, sv=None):
         d = self.V @ qv
-        n = getattr(self, "n_candidates", 100)
+        dense = None  # the dense candidates with their scores (default: the best n of d)
         if sv is not None:
-            g, titled, how = sv
-            vecs, rows = self._sentences(titled)
+            g, source, how = sv
+            vecs, rows = self._sentences(source)
             best = np.full(len(self.cp), -np.inf, dtype=np.float32)
             np.maximum.at(best, rows, vecs @ qv)
             if how == "mean":  # no chunk vectors: the chunk is the normalised mean of its sentences
@@ -205,15 +206,9 @@ class Scorer:
                 d = m @ qv
             mixed = (1 - g) * d + g * np.where(np.isfinite(best), best, d)
             if how == "rerank":  # candidates by the chunk cosine, scored by the mix
-                cand = _ranking(d, 100, -np.inf)
-                dense = [(r, float(mixed[r])) for r, _ in cand]
-                f = zscore_fusion(dense, lex, mixed, b, w)
-                chunk = np.full(len(self.cp), -np.inf)
-                rows_ = np.fromiter(f, dtype=np.int64)
-                chunk[rows_] = [f[r] for r in rows_]
-                return chunk, rows_
+                dense = [(r, float(mixed[r])) for r, _ in _ranking(d, n, -np.inf)]
             d = mixed
-        f = zscore_fusion(_ranking(d, n, -np.inf), lex, d, b, w)
+        f = zscore_fusion(dense if dense is not None else _ranking(d, n, -np.inf), lex, d, b, w)
         chunk = np.full(len(self.cp), -np.inf)
         rows = np.fromiter(f, dtype=np.int64)
         chunk[rows] = [f[r] for r in rows]
@@ -229,21 +224,21 @@ class Scorer:
             b = self._scores(("bm", *kw["bm"]), question)
         else:
             b = _bm25_scores(self.view, question, None)
-        self.n_candidates = int(kw.get("n", 100))
-        lex = _ranking(b, self.n_candidates, 0.0)
+        n = int(kw.get("n", 100))
+        lex = _ranking(b, n, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)
         sv = None
         kinds = (
-            ("svt", True, "max"),
-            ("sv", False, "max"),
-            ("svr", False, "rerank"),
-            ("svm", False, "mean"),
+            ("svt", "titled", "max"),
+            ("sv", "alone", "max"),
+            ("svr", "alone", "rerank"),
+            ("svm", "alone", "mean"),
             ("svl", "late", "rerank"),
         )
-        for key, titled, how in kinds:
+        for key, source, how in kinds:
             if kw.get(key):
-                sv = (kw[key], titled, how)
-        chunk, rows = self._fuse(qv, b, lex, w, sv)
+                sv = (kw[key], source, how)
+        chunk, rows = self._fuse(qv, b, lex, w, n, sv)
         if kw.get("rm") and b is not None:
             best = rows[np.argsort(-chunk[rows])[:3]]
             extra = self._expansion(question, best, int(kw["rm"]))
@@ -251,12 +246,12 @@ class Scorer:
                 ids = self.view.bm25.get_tokens_ids(extra)
                 if ids:
                     b = b + 0.5 * np.asarray(self.view.bm25.get_scores_from_ids(ids), dtype=np.float32)
-                    lex = _ranking(b, 100, 0.0)
-                    chunk, rows = self._fuse(qv, b, lex, w)
+                    lex = _ranking(b, n, 0.0)
+                    chunk, rows = self._fuse(qv, b, lex, w, n)
         if kw.get("prf"):
             best = rows[np.argsort(-chunk[rows])[:3]]
             q2 = qv + kw["prf"] * self.V[best].mean(axis=0)
-            chunk, _ = self._fuse(q2 / np.linalg.norm(q2), b, lex, w)
+            chunk, _ = self._fuse(q2 / np.linalg.norm(q2), b, lex, w, n)
         papers = np.full(len(self.pids), -np.inf)
         np.maximum.at(papers, self.cp, chunk)
         if kw.get("title"):
