@@ -177,6 +177,16 @@ PLURAL_MARGIN = 0.3  # in the learned score's units (eval/runs/sentence_rank: 0.
 PLURAL_PER_PAPER = 1
 PLURAL_MAX_PAPERS = 8  # with k raised to 50 a plural answer stays readable (k=5 never reaches it)
 PLURAL_CONTRIBUTION = True  # and the paper's contribution sentence when its best one is not that
+# Which papers a plural answer lists: those whose fused retrieval score is at least
+# PLURAL_RETRIEVAL_SHARE of the first paper's. Retrieval judges the paper as a whole; the quoting
+# score (rag/sentence_rank.py) leans on the paper's rank and on "we propose" sentences, so by its
+# margin an off-topic paper with a naming sentence outranked a relevant one that has none. Tuning set
+# (eval/gold.jsonl, 26 plural questions), cited papers' precision / recall against the gold papers:
+# learned margin 0.30: 0.675 / 0.837; share 0.4: 0.683 / 0.885, 0.5: 0.771 / 0.849, 0.6: 0.836 /
+# 0.776, 0.7: 0.893 / 0.696 (eval/runs/plural_papers). Only z-score fusion's scores have a
+# meaningful ratio; other retrieval modes fall back to the quoting score's margin.
+PLURAL_BY_RETRIEVAL = True
+PLURAL_RETRIEVAL_SHARE = 0.5
 _PLURAL = re.compile(
     r"\bpapers\b|\b(?:which|what|any|other|some)\s+(?:works|studies|articles)\b|\bare there\b|\bany work\b", re.I
 )
@@ -188,17 +198,28 @@ def asks_many(question: str) -> bool:
     return bool(_PLURAL.search(question))
 
 
-def select_many(scored: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The best PLURAL_PER_PAPER sentences (and a contribution sentence) of every paper whose best
-    sentence is near the best one."""
+def plural_papers(scored: list[ScoredSentence], passages: list[Passage] | None = None) -> list[int]:
+    """The sources a plural answer lists, best first (see PLURAL_RETRIEVAL_SHARE)."""
+    have = {s.source for s in scored}
+    top = max((p.score for p in passages or []), default=0.0)
+    if PLURAL_BY_RETRIEVAL and top > 0 and all(p.metadata.get("fusion") == "zscore" for p in passages or []):
+        floor = PLURAL_RETRIEVAL_SHARE * top
+        return [i for i, p in enumerate(passages) if i in have and p.score >= floor]
+    best_of: dict[int, float] = {}
+    for s in scored:
+        best_of[s.source] = max(best_of.get(s.source, s.score), s.score)
+    best = max(best_of.values())
+    return [i for i, b in sorted(best_of.items(), key=lambda kv: -kv[1]) if b >= best - PLURAL_MARGIN]
+
+
+def select_many(scored: list[ScoredSentence], passages: list[Passage] | None = None) -> list[ScoredSentence]:
+    """The best PLURAL_PER_PAPER sentences (and a contribution sentence) of every paper the question
+    is about (plural_papers), at most PLURAL_MAX_PAPERS."""
     if not scored:
         return []
-    best = max(s.score for s in scored)
     chosen: list[ScoredSentence] = []
-    for src in dict.fromkeys(s.source for s in sorted(scored, key=lambda s: -s.score)):
+    for src in plural_papers(scored, passages)[:PLURAL_MAX_PAPERS]:
         mine = sorted((s for s in scored if s.source == src), key=lambda s: -s.score)
-        if mine[0].score < best - PLURAL_MARGIN or len({s.source for s in chosen}) >= PLURAL_MAX_PAPERS:
-            break
         picked = mine[:PLURAL_PER_PAPER]
         if PLURAL_CONTRIBUTION and not any(names_contribution(s.text) for s in picked):
             picked += [s for s in mine if names_contribution(s.text)][:1]

@@ -194,7 +194,8 @@ def retrieve_passages(
     dense, dense_all = _dense(view, settings, question, mask, n) if mode in ("hybrid", "dense") else ([], None)
     bm25_all = _bm25_scores(view, question, mask) if mode in ("hybrid", "bm25") else None
     lexical = _ranking(bm25_all, n, 0.0)
-    if mode == "hybrid" and cfg.fusion == "zscore":
+    fusion = cfg.fusion if mode == "hybrid" else mode  # what the scores are: zscore, rrf, dense or bm25
+    if fusion == "zscore":
         scores = zscore_fusion(dense, lexical, dense_all, bm25_all, cfg.dense_weight)
     elif mode == "hybrid":
         scores = rrf([dense, lexical], cfg.rrf_k)
@@ -225,6 +226,7 @@ def retrieve_passages(
                     "date_text": rec["date_text"] or None,
                     "sources": rec["sources"],
                     "n_authors": rec["n_authors"],
+                    "fusion": fusion,
                     "dense_similarity": dense_sim.get(row),
                     "bm25": bm25_score.get(row),
                     "matched_chunk": chunk_text,
