@@ -160,7 +160,7 @@ def draft_answer(
     ranked = sentence_rank.rescore(question, scored, df, n_docs) if LEARNED_RANK else scored
     favoured = favour_naming(question, ranked)
     if cover.PLURAL and cover.asks_many(question):
-        chosen = cover.select_many(favoured, passages)
+        chosen = cover.select_many(favoured, passages, question)
     else:
         chosen = select(favoured, max_sentences)
     if show_names:
