@@ -142,6 +142,19 @@ def test_without_z_scores_a_plural_answer_falls_back_to_the_quoting_margin(fusio
     assert [s.text for s in picked] == ["a0", "c0"]
 
 
+def test_a_plural_question_asking_how_gets_two_sentences_per_paper():
+    scored = [
+        _s(0, 0, "a0", 0.90),
+        _s(0, 1, "a1", 0.85),
+        _s(0, 2, "a2", 0.80),
+        _s(1, 0, "b0", 0.80),
+        _s(1, 1, "b1", 0.7),
+    ]
+    plain = [s.text for s in select_many(scored, question="Which papers study linear attention?")]
+    how = [s.text for s in select_many(scored, question="Which papers study linear attention, and how?")]
+    assert (plain, how) == (["a0", "b0"], ["a0", "a1", "b0", "b1"])
+
+
 def test_a_negative_top_score_falls_back_to_the_quoting_margin():
     scored = [_s(0, 0, "a0", 0.90), _s(1, 0, "b0", 0.20)]
     assert [s.text for s in select_many(scored, _passages([-0.5, -0.6]))] == ["a0"]
@@ -195,6 +208,7 @@ def test_the_demo_question_lists_the_three_linear_attention_speed_papers(full_in
     for expected in ("Various Lengths, Constant Speed", "Scaling TransNormer", "Parallelizing Linear Transformers"):
         assert any(t.startswith(expected) for t in titles), (expected, titles)
     assert not any(t.startswith(("The Linear Attention Resurrection", "PoNet")) for t in titles), titles
+    assert "We present Lightning Attention, the first linear attention implementation" in a.text  # "…, and how?"
 
 
 def test_a_plural_answer_adds_each_papers_contribution_when_its_best_sentence_is_background():
