@@ -8,9 +8,9 @@ one step after sentence selection:
   (`coined_names`, `show_names`);
 - **every part of the question**: "what reconstruction FID *and GenEval score*…" needs the second
   sentence too (`cover_question`);
-- **every paper a plural question asks for**: "which papers…" gets one sentence from each
-  retrieved paper close enough to the best (and its contribution sentence), not two sentences of
-  the first one (`asks_many`, `select_many`).
+- **every paper a plural question asks for**: "which papers…" gets one sentence (two when it also
+  asks how) from each paper retrieval ranks close to the first (and its contribution sentence),
+  not two sentences of the first one (`asks_many`, `plural_papers`, `select_many`).
 
 Hand-written because no library recognises a coined name or a paper-listing question; the rules
 and the three constants were chosen on the tuning set only.
@@ -165,15 +165,15 @@ def cover_question(
 
 
 # --- every paper a plural question asks for -------------------------------------------------------
-# One sentence from each retrieved paper whose best sentence is within PLURAL_MARGIN of the best one,
-# plus that paper's best contribution sentence ("we propose…") when the first is not one: the best
-# match is often background that restates the question's topic, and "which papers…" asks what each
-# did (key-fact recall 0.779 -> 0.792 tuning, 0.699 -> 0.713 held-out). The margin, on the tuning
-# set's 26 plural questions, paper-level precision / recall against the gold papers: 0.776 / 0.628
-# before; margin 0.15: 0.761 / 0.667, 0.25: 0.685 / 0.843, 0.35: 0.624 / 0.907, every retrieved
-# paper: 0.538 / 0.907.
+# One sentence from each paper the question is about (plural_papers; before, every retrieved paper
+# whose best sentence was within PLURAL_MARGIN of the best one, now the fallback), plus that paper's
+# best contribution sentence ("we propose…") when the first is not one: the best match is often
+# background that restates the question's topic, and "which papers…" asks what each did (key-fact
+# recall 0.779 -> 0.792 tuning, 0.699 -> 0.713 held-out). The margin, on the tuning set's 26 plural
+# questions, paper-level precision / recall against the gold papers: 0.776 / 0.628 before; margin
+# 0.15: 0.761 / 0.667, 0.25: 0.685 / 0.843, 0.35: 0.624 / 0.907, every retrieved paper: 0.538 / 0.907.
 PLURAL = True
-PLURAL_MARGIN = 0.3  # in the learned score's units (eval/runs/sentence_rank: 0.25 with the plain score)
+PLURAL_MARGIN = 0.3  # fallback; learned score's units (eval/runs/sentence_rank: 0.25 with the plain score)
 PLURAL_PER_PAPER = 1
 # "which papers…, and how?" asks what each one does: two sentences per paper (tuning key facts 0.881
 # -> 0.892, multi-paper 0.853 -> 0.904, 102 -> 107 words; every plural question: 0.895, 122 words)
