@@ -166,10 +166,9 @@ class AnswerSettings(BaseModel):
         False,
         description="Extractive answers: the local model (RAG_LLM__LOCAL_MODEL, embedded llama.cpp) reads the top "
         "abstract (or the quotes) and says whether it answers the question; below model_check_threshold the answer "
-        "abstains, and the evidence bar is model_check_evidence_threshold. Off by default: held-out key facts 0.713 -> "
-        "0.741 and false "
-        "abstention 0.083 -> 0.042 reading the abstract (0.069 reading the quotes), but abstention 0.704 -> 0.667, "
-        "and answers take ~5.5 s instead of ~0.3 s (eval/runs/check).",
+        "abstains, and the evidence bar is model_check_evidence_threshold. Off by default: held-out key facts 0.766 -> "
+        "0.794 and false abstention 0.083 -> 0.042 reading the abstract, but abstention 0.704 -> 0.667, and answers "
+        "take ~5.2 s instead of ~0.3 s (eval/runs/plural_papers/check; first measured in eval/runs/check).",
     )
     model_check_reads: Literal["quotes", "abstract"] = Field(
         "abstract",
