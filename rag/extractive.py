@@ -105,6 +105,7 @@ class Draft:
     reason: str
     scored: list[ScoredSentence]
     missing: list[str] = field(default_factory=list)
+    ranked: list[ScoredSentence] = field(default_factory=list)  # `scored` rescored for quoting (sentence_rank)
 
     @property
     def abstain_text(self) -> str:
@@ -136,6 +137,7 @@ def draft_answer(
     if not scored:
         return Draft("", 0.0, True, "nothing retrieved", scored)
     df, n_docs = vocabulary
+    ranked = sentence_rank.rescore(question, scored, df, n_docs) if LEARNED_RANK else scored
     best_cos = max(s.cosine for s in scored)
     coverage, unseen = max(
         (abstain.idf_coverage(question, f"{p.title} {p.text}", df, n_docs) for p in passages[:3]),
@@ -149,15 +151,14 @@ def draft_answer(
         if FIGURE_NAMED:  # a figure asked about a named system comes from a top paper that names it
             top = set(abstain.papers_named(question, passages[:figure_papers], df, n_docs, name_max_share)) or top
         if not any(s.source in top and abstain.states_figure(terms, s.text) for s in scored):
-            return Draft("", confidence, True, NO_FIGURE, scored)
+            return Draft("", confidence, True, NO_FIGURE, scored, ranked=ranked)
     if name_check:  # every source the reader is shown: the abstention says none of them mentions it
         texts = [f"{p.title} {p.text}" for p in passages]
         missing = abstain.missing_names(question, texts, df, n_docs, name_max_share)
         if missing:
-            return Draft("", confidence, True, NO_NAME, scored, missing)
+            return Draft("", confidence, True, NO_NAME, scored, missing, ranked)
     if confidence < threshold:
-        return Draft("", confidence, True, "weak evidence", scored)
-    ranked = sentence_rank.rescore(question, scored, df, n_docs) if LEARNED_RANK else scored
+        return Draft("", confidence, True, "weak evidence", scored, ranked=ranked)
     favoured = favour_naming(question, ranked)
     if cover.PLURAL and cover.asks_many(question):
         chosen = cover.select_many(favoured, passages, question)
@@ -166,7 +167,7 @@ def draft_answer(
     if show_names:
         chosen = cover.show_names(question, chosen, ranked, df, n_docs, MAX_PER_PAPER)
     chosen = cover.cover_question(question, chosen, ranked, passages, df, n_docs)
-    return Draft(compose(chosen, passages), confidence, False, "", scored)
+    return Draft(compose(chosen, passages), confidence, False, "", scored, ranked=ranked)
 
 
 def select(scored: list[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:

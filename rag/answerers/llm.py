@@ -149,12 +149,16 @@ class LLMAnswerer(Answerer):
         budget = cfg.evidence_tokens
         for attempt in range(OVERFLOW_RETRIES + 1):
             t = time.perf_counter()
-            sources = select_evidence(draft.scored, passages, backend.count_tokens, budget, cfg.evidence_per_paper)
+            sources = select_evidence(
+                draft.scored, passages, backend.count_tokens, budget, cfg.evidence_per_paper, draft.ranked
+            )
             prompt = build_prompt(question, sources, grammar=cfg.llm_grammar)
             room = backend.context_window - max_tokens - backend.prompt_tokens(prompt)
             if room < 0:  # a small context window: give up evidence, not the answer budget
                 budget = max(64, budget + room)
-                sources = select_evidence(draft.scored, passages, backend.count_tokens, budget, cfg.evidence_per_paper)
+                sources = select_evidence(
+                    draft.scored, passages, backend.count_tokens, budget, cfg.evidence_per_paper, draft.ranked
+                )
                 prompt = build_prompt(question, sources, grammar=cfg.llm_grammar)
             timings["prompt"] = round(time.perf_counter() - t, 4)
             yield sources

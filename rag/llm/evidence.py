@@ -34,9 +34,14 @@ _CONTRIBUTION = re.compile(
 )
 
 
-def _ranked(sentences: list[ScoredSentence]) -> list[ScoredSentence]:
+#: Within a paper, offer sentences in the order of the learned quoting score (rag/sentence_rank.py)
+#: instead of the plain one; which papers are shown still follows the plain score.
+LEARNED_ORDER = True
+
+
+def _ranked(sentences: list[ScoredSentence], order: dict[int, float] | None = None) -> list[ScoredSentence]:
     """A paper's sentences in the order they are offered: best, the contribution sentence, the rest."""
-    by_score = sorted(sentences, key=lambda s: -s.score)
+    by_score = sorted(sentences, key=lambda s: -(order[id(s)] if order else s.score))
     contribution = next((s for s in sorted(sentences, key=lambda s: s.position) if _CONTRIBUTION.search(s.text)), None)
     if contribution is None or contribution is by_score[0]:
         return by_score
@@ -62,19 +67,22 @@ def select_evidence(
     count_tokens: Callable[[str], int],
     budget: int,
     max_per_paper: int = 3,
+    ranked: list[ScoredSentence] | None = None,
 ) -> list[EvidenceSource]:
-    """Best sentences of the best papers that fit `budget` tokens (rendered), best paper first."""
+    """Best sentences of the best papers that fit `budget` tokens (rendered), best paper first.
+
+    `ranked`: the same sentences rescored for quoting (rag.sentence_rank.rescore), which orders
+    each paper's sentences when LEARNED_ORDER is on."""
     by_paper: dict[int, list[ScoredSentence]] = {}
     for s in scored:
         by_paper.setdefault(s.source, []).append(s)
     if not by_paper:
         return []
-    by_paper = {src: _ranked(sents) for src, sents in by_paper.items()}
-    top = max(s[0].score for s in by_paper.values())
-    order = sorted(
-        (src for src, sents in by_paper.items() if sents[0].score >= top - PAPER_MARGIN),
-        key=lambda src: -by_paper[src][0].score,
-    )
+    best = {src: max(x.score for x in sents) for src, sents in by_paper.items()}
+    learned = {id(s): r.score for s, r in zip(scored, ranked, strict=True)} if LEARNED_ORDER and ranked else None
+    by_paper = {src: _ranked(sents, learned) for src, sents in by_paper.items()}
+    top = max(best.values())
+    order = sorted((src for src in by_paper if best[src] >= top - PAPER_MARGIN), key=lambda src: -best[src])
     chosen: dict[int, list[ScoredSentence]] = {src: [] for src in order}
     used = 0
     for rank in range(max_per_paper):
