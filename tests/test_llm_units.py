@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from conftest import make_settings
 from rag.answerers import answer_mode as _answer_mode
 from rag.errors import ConfigError, LLMError
 from rag.extractive import ScoredSentence
-from rag.llm import ContextOverflowError, LLMBackend, Prompt, backend_kind
+from rag.llm import ContextOverflowError, LLMBackend, Prompt, backend_kind, evidence
 from rag.llm.evidence import build_prompt, citation_grammar, fixed_messages, select_evidence
 from rag.llm.openai_backend import OpenAIBackend
 from rag.llm.postprocess import pre_gate
@@ -51,6 +52,29 @@ def test_evidence_is_best_sentences_round_robin_within_the_budget():
     small = select_evidence(sents, ps, count_tokens, budget=30, max_per_paper=2)
     assert [s.sentences for s in small] == [("Zero first sentence here.",), ("One first sentence here.",)]
     assert select_evidence([], ps, count_tokens, budget=100) == []
+
+
+def test_learned_scores_order_a_papers_sentences_but_not_which_papers_are_shown(monkeypatch):
+    """With LEARNED_ORDER (off by default, eval/runs/llm_order), `ranked` (the learned quoting score)
+    decides which of a paper's sentences fit; papers are still chosen and ordered by the plain score."""
+    monkeypatch.setattr(evidence, "LEARNED_ORDER", True)
+    ps = [passage(i, 5) for i in range(3)]
+    sents = [
+        scored(0, 0, "Zero background.", 0.9),
+        scored(0, 1, "Zero result with the number.", 0.5),
+        scored(1, 0, "One first.", 0.85),
+        scored(2, 0, "Two weak.", 0.3),  # out by the plain margin, whatever its learned score
+    ]
+    learned = [0.1, 0.9, 0.5, 5.0]
+    ranked = [replace(s, score=v) for s, v in zip(sents, learned)]
+    plain = select_evidence(sents, ps, count_tokens, budget=10_000, max_per_paper=1)
+    both = select_evidence(sents, ps, count_tokens, budget=10_000, max_per_paper=1, ranked=ranked)
+    assert [s.sentences for s in plain] == [("Zero background.",), ("One first.",)]
+    assert [s.sentences for s in both] == [("Zero result with the number.",), ("One first.",)]
+    with pytest.raises(ValueError):  # a ranking of other sentences is a bug, not a silent mismatch
+        select_evidence(sents, ps, count_tokens, budget=100, ranked=ranked[:2])
+    monkeypatch.setattr(evidence, "LEARNED_ORDER", False)
+    assert select_evidence(sents, ps, count_tokens, budget=10_000, max_per_paper=1, ranked=ranked) == plain
 
 
 def test_prompt_starts_with_a_fixed_prefix_and_numbers_the_evidence():
