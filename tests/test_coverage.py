@@ -143,13 +143,8 @@ def test_without_z_scores_a_plural_answer_falls_back_to_the_quoting_margin(fusio
 
 
 def test_a_plural_question_asking_how_gets_two_sentences_per_paper():
-    scored = [
-        _s(0, 0, "a0", 0.90),
-        _s(0, 1, "a1", 0.85),
-        _s(0, 2, "a2", 0.80),
-        _s(1, 0, "b0", 0.80),
-        _s(1, 1, "b1", 0.7),
-    ]
+    marks = [(0, 0, 0.9), (0, 1, 0.85), (0, 2, 0.8), (1, 0, 0.8), (1, 1, 0.7)]
+    scored = [_s(src, pos, f"{'ab'[src]}{pos}", v) for src, pos, v in marks]
     plain = [s.text for s in select_many(scored, question="Which papers study linear attention?")]
     how = [s.text for s in select_many(scored, question="Which papers study linear attention, and how?")]
     assert (plain, how) == (["a0", "b0"], ["a0", "a1", "b0", "b1"])
