@@ -226,7 +226,7 @@ def select_many(
     chosen: list[ScoredSentence] = []
     for src in plural_papers(scored, passages)[:PLURAL_MAX_PAPERS]:
         mine = sorted((s for s in scored if s.source == src), key=lambda s: -s.score)
-        picked = mine[: PLURAL_PER_PAPER_HOW if question and _ASKS_HOW.search(question) else PLURAL_PER_PAPER]
+        picked = mine[: PLURAL_PER_PAPER_HOW if _ASKS_HOW.search(question) else PLURAL_PER_PAPER]
         if PLURAL_CONTRIBUTION and not any(names_contribution(s.text) for s in picked):
             picked += [s for s in mine if names_contribution(s.text)][:1]
         chosen += picked

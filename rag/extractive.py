@@ -156,7 +156,7 @@ def draft_answer(
         texts = [f"{p.title} {p.text}" for p in passages]
         missing = abstain.missing_names(question, texts, df, n_docs, name_max_share)
         if missing:
-            return Draft("", confidence, True, NO_NAME, scored, missing, ranked)
+            return Draft("", confidence, True, NO_NAME, scored, missing, ranked=ranked)
     if confidence < threshold:
         return Draft("", confidence, True, "weak evidence", scored, ranked=ranked)
     favoured = favour_naming(question, ranked)

@@ -197,7 +197,7 @@ def retrieve_passages(
     fusion = cfg.fusion if mode == "hybrid" else mode  # what the scores are: zscore, rrf, dense or bm25
     if fusion == "zscore":
         scores = zscore_fusion(dense, lexical, dense_all, bm25_all, cfg.dense_weight)
-    elif mode == "hybrid":
+    elif fusion == "rrf":
         scores = rrf([dense, lexical], cfg.rrf_k)
     else:
         scores = dict(dense or lexical)
