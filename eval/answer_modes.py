@@ -1,7 +1,8 @@
 """Answer modes side by side on the tuning set and the held-out set: extractive vs the local LLMs.
 
     .venv/bin/python -m eval.answer_modes --modes extractive,llm-1.5b,llm-0.5b \
-        --datasets gold,heldout --out eval/runs/answer_modes    (near = eval/tune_near.jsonl, tuning)
+        --datasets gold,heldout --out eval/runs/answer_modes
+    (tuning sets: near = eval/tune_near.jsonl, extra = eval/tune_extra.jsonl)
 
 Per dataset and mode, through the public API only (`rag.ask_stream`, one question at a time so the
 latencies are the user's): key-fact recall (mean, and the share of answerable questions with all
@@ -26,14 +27,14 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from eval.dataset import DEFAULT_DATASET, HELDOUT_DATASET, NEAR_DATASET, GoldItem, load_dataset  # noqa: E402
+from eval.dataset import DEFAULT_DATASET, EXTRA_DATASET, HELDOUT_DATASET, NEAR_DATASET, GoldItem, load_dataset  # noqa: E402
 from eval.faithfulness import score_answer  # noqa: E402
 from eval.metrics import abstention_scores, key_fact_recall, mean_or_none, percentile  # noqa: E402
 from rag import Answer, Settings, Sources, ask_stream, ingest  # noqa: E402
 from rag.embeddings import get_embedder  # noqa: E402
 from rag.models import Preview  # noqa: E402
 
-DATASETS = {"gold": DEFAULT_DATASET, "near": NEAR_DATASET, "heldout": HELDOUT_DATASET}
+DATASETS = {"gold": DEFAULT_DATASET, "near": NEAR_DATASET, "extra": EXTRA_DATASET, "heldout": HELDOUT_DATASET}
 MODES: dict[str, dict] = {
     "extractive": {"answer": {"mode": "extractive"}},
     "extractive-check": {"answer": {"mode": "extractive", "model_check": True}},

@@ -192,9 +192,9 @@ def validate(gold_path, corpus_dir=DEFAULT_CORPUS):
         if bad:
             continue
         seen_ids[it["id"]] += 1
-        m = re.fullmatch(r"([ght])\d{3,}", it["id"])
+        m = re.fullmatch(r"([ghtx])\d{3,}", it["id"])
         if not m:
-            problems.append(f"{where}: id does not look like g001, h001 or t001")
+            problems.append(f"{where}: id does not look like g001, h001, t001 or x001")
         else:
             prefixes[m.group(1)] += 1
         if not it["question"].strip():
@@ -235,8 +235,9 @@ def validate(gold_path, corpus_dir=DEFAULT_CORPUS):
             problems.append(f"{where}: answerable item has no gold titles")
         if not answer.strip():
             problems.append(f"{where}: answerable item has empty answer")
-        if not 1 <= len(must) <= 3:
-            problems.append("%s: must_include should have 1-3 strings, has %d"
+        most = 4 if typ == "multi-paper" else 3  # one name per paper, up to four papers
+        if not 1 <= len(must) <= most:
+            problems.append(f"%s: must_include should have 1-{most} strings, has %d"
                             % (where, len(must)))
         if typ == "multi-paper" and not 2 <= len(gold) <= 4:
             problems.append(f"{where}: multi-paper item should have 2-4 gold titles")

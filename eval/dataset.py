@@ -23,6 +23,7 @@ from rag.errors import RagError
 DEFAULT_DATASET = Path(__file__).resolve().parent / "gold.jsonl"
 HELDOUT_DATASET = Path(__file__).resolve().parent / "heldout.jsonl"
 NEAR_DATASET = Path(__file__).resolve().parent / "tune_near.jsonl"  # tuning: near-domain detail questions
+EXTRA_DATASET = Path(__file__).resolve().parent / "tune_extra.jsonl"  # tuning: a third set, all question types
 
 
 class DatasetError(RagError):

@@ -40,7 +40,10 @@ _HOW = re.compile(r"\bhow\s+(?:many|much|long|large|big|fast|often)\b\s*(?P<rest
 _WHAT = re.compile(
     r"\bwhat\s+(?P<rest>(?:[\w-]+\s+){0,4}?(?:accuracy|rate|size|number|percentage|score|"
     r"latency|speed|cost|fid|bleu|f1|ratio|dose|budget|count|dimension|length|perplexity|"
-    r"speedup|throughput|error|auc|map|recall|precision)s?)\b",
+    r"speedup|throughput|error|auc|map|recall|precision|"
+    # metrics a tuning set asked for by name (eval/tune_extra.jsonl: "what mIoU", "what MRR@10", "what
+    # Spearman correlation"); not "factor", "gain", "value": their figure is written "3.6x", "+2.1", "k=5"
+    r"ap|miou|iou|mrr|ndcg|correlation|fraction|proportion|rouge|wer|psnr|ssim)s?)\b",
     re.I,
 )
 _VERBS = {"does", "do", "did", "is", "are", "was", "were", "can", "could", "would", "will", "has", "have"}
@@ -68,6 +71,18 @@ _NUMBER_WORDS = re.compile(
 )
 _ASKS_PAPER = re.compile(r"\b(?:which|what)\s+(?:papers?|works?|stud(?:y|ies)|articles?)\b", re.I)
 _SHARE = {"percentag", "percent", "fraction", "share", "proport", "ratio"}
+
+
+_ASKS_NAMES = re.compile(
+    r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:datasets?|benchmarks?|tasks?|models?|languages?|baselines?|"
+    r"corpora|metrics?|backbones?|architectures?|toolkits?|frameworks?|collections?|knowledge\s+bases?)\b",
+    re.I,
+)
+
+
+def asks_names(question: str) -> bool:
+    """Whether the question asks for named things ("which benchmarks…", "what base model…")."""
+    return bool(_ASKS_NAMES.search(question))
 
 
 def asks_paper(question: str) -> bool:
@@ -105,8 +120,18 @@ def states_figure(terms: list[str], sentence: str) -> bool:
     return any(t in stems for t in terms) or ("%" in sentence and any(t in _SHARE for t in terms))
 
 
+# Counts written as words ("six challenging NLP problems", "ten diverse model architectures"); not
+# "one", "half", "twice": those read as ordinary words far more often than as answers.
+_COUNT_WORDS = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds|thousands|millions|billions|dozens)\b",
+    re.I,
+)
+
+
 def answers_quantity(focus: list[str], sentence: str) -> bool:
-    if not _DIGIT.search(sentence):
+    """A figure (digits or a count in words) in a sentence that names every stem of `focus`."""
+    if not (_DIGIT.search(sentence) or _COUNT_WORDS.search(sentence)):
         return False
     stems = set(content_stems(sentence))
     return all(f in stems for f in focus)

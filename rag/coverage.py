@@ -40,16 +40,22 @@ _CALLED = r"\b(?:named|called|dubbed|termed|coined)\b"
 _NAMING = re.compile(
     r"\bwe (?:propose|introduce|present|design|develop|curate|contribute|name|call|term|dub)\b"
     rf"|{_PAPER_DOES}|{_CALLED}"
-    r"|\bour (?:method|approach|model|framework|system|benchmark|dataset),"
-    r"|(?-i:\((?=[^)]*[A-Z][^)]*[A-Z])[A-Za-z][\w-]{1,15}\))",  # "(SLUNG)", "(BriLLM)", not "(training)"
+    r"|\bour (?:method|approach|model|framework|system|benchmark|dataset),",
     re.I,
+)
+# An abbreviation in brackets ("(SLUNG)", "(BriLLM)", not "(training)") names a contribution only in a
+# sentence about this paper: background sentences introduce abbreviations too ("… hard negative (HN)
+# examples mined via BM25 or cross-encoders (CE)").
+_ABBREV = re.compile(r"\((?=[^)]*[A-Z][^)]*[A-Z])[A-Za-z][\w-]{1,15}\)")
+_OWN = re.compile(
+    r"\b(?:we|our|here|this\s+(?:paper|work|study|article|thesis)|novel|new|proposed?|introduc\w*|present\w*)\b", re.I
 )
 
 
 def names_contribution(sentence: str) -> bool:
     """Whether a sentence introduces the paper's method, model or dataset (looser than coined_names:
     "we propose a novel organization of the inverted index" counts)."""
-    return bool(_NAMING.search(sentence))
+    return bool(_NAMING.search(sentence) or (_ABBREV.search(sentence) and _OWN.search(sentence)))
 
 
 # A coined name is the word right after a naming cue ("named X", "we name our model as X", "our

@@ -53,6 +53,7 @@ FEATURES = (
     "log_words",
     "names_contribution_many",  # "we propose..." and the question asks for several papers
     "digit",
+    "names_asked",  # "which datasets / benchmarks / tasks…" and the sentence names something the question does not
 )
 
 
@@ -63,6 +64,8 @@ def features(question: str, scored: list[ScoredSentence], df: dict[str, int], n_
     focus = abstain.quantity_focus(question)
     which = abstain.asks_paper(question)
     many = asks_many(question)
+    wants_names = abstain.asks_names(question)
+    asked_text = abstain.squash(question)
     best = max(s.cosine for s in scored)
     length: dict[int, int] = {}
     for s in scored:
@@ -90,6 +93,10 @@ def features(question: str, scored: list[ScoredSentence], df: dict[str, int], n_
                 math.log(1 + len(s.text.split())),
                 naming and many,
                 digit,
+                wants_names
+                and any(
+                    abstain.name_like(t) and abstain.squash(t) not in asked_text for t in abstain.TOKEN.findall(s.text)
+                ),
             )
         )
     return np.asarray(rows, dtype=np.float64)

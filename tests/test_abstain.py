@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from rag.abstain import figure_terms, missing_names, name_share, names_in, papers_named, states_figure
+from rag.abstain import (
+    answers_quantity,
+    asks_names,
+    figure_terms,
+    missing_names,
+    name_share,
+    names_in,
+    papers_named,
+    states_figure,
+)
 from rag.models import Passage
 
 
@@ -19,6 +28,11 @@ from rag.models import Passage
         ("How much does Latent Zoning Network improve FID?", []),  # any figure will do
         ("Which paper shows that performance scales with how often a concept appears?", None),
         ("Which papers make linear attention fast on GPUs?", None),  # not a quantity question
+        # metrics asked for by name (eval/tune_extra.jsonl)
+        ("What mIoU does DenseCLIP achieve on ADE20K?", ["miou"]),
+        ("What MRR@10 do the binarized sparse representations reach?", ["mrr"]),
+        ("What Spearman correlation with human judgments does EREDAT reach?", ["correl"]),
+        ("By what factor does MTLoRA cut trainable parameters?", None),  # written "3.6x", not "factor"
     ],
 )
 def test_figure_terms(question, terms):
@@ -38,6 +52,32 @@ def test_figure_terms(question, terms):
 )
 def test_states_figure(terms, sentence, states):
     assert states_figure(terms, sentence) is states
+
+
+@pytest.mark.parametrize(
+    ("focus", "sentence", "answers"),
+    [
+        (["nlp"], "ELMo significantly improves the state of the art across six challenging NLP problems.", True),
+        (["architectur"], "We compare ten diverse model architectures.", True),  # a count in words
+        (["architectur"], "One of the architectures is an MLP-Mixer.", False),  # "one" reads as a word
+        (["nlp"], "It improves many NLP problems.", False),
+    ],
+)
+def test_answers_quantity_reads_counts_in_words(focus, sentence, answers):
+    assert answers_quantity(focus, sentence) is answers
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("Which benchmarks were the UHD sparse retrieval models evaluated on?", True),
+        ("What base multimodal LLM does HermesFlow fine-tune? Which knowledge base is injected?", True),
+        ("Which paper introduces UHD sparse representations?", False),
+        ("How many layers does the model have?", False),
+    ],
+)
+def test_asks_names(question, asks):
+    assert asks_names(question) is asks
 
 
 @pytest.mark.parametrize(

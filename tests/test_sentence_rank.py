@@ -50,6 +50,17 @@ def test_features_describe_each_sentence():
     assert list(col["names_contribution_which"]) == [0, 1, 0]  # "which paper" + "we propose"
     assert list(col["coined_name_which"]) == [0, 1, 0]  # Seismic: a new capitalised name
     assert col["idf_overlap"][0] > col["idf_overlap"][2] > 0  # "sparse" is the rarer word
+    assert not col["names_asked"].any()  # "which paper" asks for a paper, not for named things
+
+
+def test_names_asked_marks_sentences_naming_what_the_question_does_not():
+    scored = [
+        _s(0, 0, "We propose UHD, an ultra-high dimensional sparse representation.", 0.6),
+        _s(0, 1, "We test our models with MS MARCO and TREC CAR.", 0.4),
+        _s(0, 2, "Binarized vectors are efficient to store.", 0.4),
+    ]
+    x = features("Which benchmarks were the UHD models evaluated on?", scored, DF, 100)
+    assert list(x[:, FEATURES.index("names_asked")]) == [0, 1, 0]  # UHD is in the question itself
 
 
 def test_rescoring_changes_only_the_score_and_prefers_the_finding_over_the_background():
