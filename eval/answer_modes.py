@@ -27,14 +27,28 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from eval.dataset import DEFAULT_DATASET, EXTRA_DATASET, HELDOUT_DATASET, NEAR_DATASET, GoldItem, load_dataset  # noqa: E402
+from eval.dataset import (  # noqa: E402
+    DEFAULT_DATASET,
+    EXTRA_DATASET,
+    HELDOUT2_DATASET,
+    HELDOUT_DATASET,
+    NEAR_DATASET,
+    GoldItem,
+    load_dataset,
+)
 from eval.faithfulness import score_answer  # noqa: E402
 from eval.metrics import abstention_scores, key_fact_recall, mean_or_none, percentile  # noqa: E402
 from rag import Answer, Settings, Sources, ask_stream, ingest  # noqa: E402
 from rag.embeddings import get_embedder  # noqa: E402
 from rag.models import Preview  # noqa: E402
 
-DATASETS = {"gold": DEFAULT_DATASET, "near": NEAR_DATASET, "extra": EXTRA_DATASET, "heldout": HELDOUT_DATASET}
+DATASETS = {
+    "gold": DEFAULT_DATASET,
+    "near": NEAR_DATASET,
+    "extra": EXTRA_DATASET,
+    "heldout": HELDOUT_DATASET,
+    "heldout2": HELDOUT2_DATASET,
+}
 MODES: dict[str, dict] = {
     "extractive": {"answer": {"mode": "extractive"}},
     "extractive-check": {"answer": {"mode": "extractive", "model_check": True}},

@@ -19,7 +19,14 @@ from collections import Counter
 from pathlib import Path
 
 from eval.check_gold import validate
-from eval.dataset import DEFAULT_DATASET, HELDOUT_DATASET, load_dataset
+from eval.dataset import (
+    DEFAULT_DATASET,
+    EXTRA_DATASET,
+    HELDOUT2_DATASET,
+    HELDOUT_DATASET,
+    NEAR_DATASET,
+    load_dataset,
+)
 
 HELDOUT_SHA256 = "b02e14cf319e696697a0730de6de6e37739e35418a75985f86f8b4fbc899f564"
 MINIMUMS = {"fact": 18, "which-paper": 10, "multi-paper": 10, "paraphrase": 14, "unanswerable": 22}
@@ -124,3 +131,29 @@ def test_check_gold_rejects_bad_near_titles(tmp_path):
     assert any("mix prefixes" in p for p in problems)
     assert not any("(h001)" in p for p in problems)
     assert len(problems) == 3
+
+
+# --- the second held-out set (eval/heldout2.jsonl, 2026-12-05) -----------------------------------------
+# Written by a writer who never ran the system, after the first held-out set had been looked at once per
+# decision for many sessions; frozen at its first commit, before any result on it was seen.
+HELDOUT2_SHA256 = "5fdfaa3b2aa75f203fb04212647571d5021be8fd6a04184e4d7e395748167fda"
+
+
+def test_heldout2_is_frozen_and_valid():
+    assert hashlib.sha256(HELDOUT2_DATASET.read_bytes()).hexdigest() == HELDOUT2_SHA256, (
+        "eval/heldout2.jsonl changed: it is frozen. Restore it (git checkout eval/heldout2.jsonl)."
+    )
+    header = HELDOUT2_DATASET.read_text(encoding="utf-8").splitlines()[0].lower()
+    assert "held-out" in header and "frozen" in header
+    items = load_dataset(HELDOUT2_DATASET)
+    assert len(items) >= 60 and sum(not it.answerable for it in items) >= 15
+    assert all(it.id and it.id.startswith("k") for it in items)
+    assert validate(HELDOUT2_DATASET)["problems"] == []
+
+
+def test_heldout2_reuses_no_question_of_another_set():
+    def questions(path: Path) -> set[str]:
+        return {" ".join(it.question.lower().split()) for it in load_dataset(path)}
+
+    others = set().union(*(questions(p) for p in (DEFAULT_DATASET, NEAR_DATASET, EXTRA_DATASET, HELDOUT_DATASET)))
+    assert not questions(HELDOUT2_DATASET) & others
