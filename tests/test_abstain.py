@@ -102,8 +102,15 @@ def test_missing_names_forgives_spelling_and_skips_common_names():
     texts = ["PoNet reaches 80% on the Path X task.", "A large language model..."]
     q = "Does PoNet beat LLM baselines on Path-X and on QM9?"
     assert missing_names(q, texts, df, n, max_share=0.03) == ["QM9"]  # LLM: in half the corpus, not checked
-    assert missing_names(q, texts, df, n, max_share=0.9) == ["LLM", "QM9"]
+    q2 = "Does PoNet beat MEMIT baselines on Path-X and on QM9?"
+    assert missing_names(q2, texts, {**df, "memit": 500}, n, max_share=0.9) == ["MEMIT", "QM9"]
     assert missing_names(q, texts + ["results on qm-9"], df, n, max_share=0.03) == []
+
+
+def test_short_acronyms_may_be_spelled_out_but_specific_names_may_not():
+    texts = ["We map concepts to combinations of convolutional neural network filters."]
+    q = "Which paper builds concept embeddings from CNN filter responses, unlike GPTQ or BraTS?"
+    assert missing_names(q, texts, {}, 1000, max_share=0.01) == ["GPTQ", "BraTS"]  # not CNN
 
 
 def test_name_share_reads_the_index_counts():
