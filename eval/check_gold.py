@@ -237,8 +237,7 @@ def validate(gold_path, corpus_dir=DEFAULT_CORPUS):
             problems.append(f"{where}: answerable item has empty answer")
         most = 4 if typ == "multi-paper" else 3  # one name per paper, up to four papers
         if not 1 <= len(must) <= most:
-            problems.append(f"%s: must_include should have 1-{most} strings, has %d"
-                            % (where, len(must)))
+            problems.append(f"{where}: must_include should have 1-{most} strings, has {len(must)}")
         if typ == "multi-paper" and not 2 <= len(gold) <= 4:
             problems.append(f"{where}: multi-paper item should have 2-4 gold titles")
         if typ != "multi-paper" and len(gold) != 1:

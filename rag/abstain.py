@@ -64,9 +64,9 @@ def quantity_focus(question: str) -> list[str] | None:
 
 
 _STOP_FOCUS = _VERBS | {"and", "or", "to", "for", "in", "of", "on", "with", "per", "at", "by", "from", "when", "if"}
+_COUNTS = r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
 _NUMBER_WORDS = re.compile(
-    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?|twice|thrice|half|double|triple)\b",
+    rf"\b(?:one|{_COUNTS}|hundreds?|thousands?|millions?|billions?|dozens?|twice|thrice|half|double|triple)\b",
     re.I,
 )
 _ASKS_PAPER = re.compile(r"\b(?:which|what)\s+(?:papers?|works?|stud(?:y|ies)|articles?)\b", re.I)
@@ -122,11 +122,7 @@ def states_figure(terms: list[str], sentence: str) -> bool:
 
 # Counts written as words ("six challenging NLP problems", "ten diverse model architectures"); not
 # "one", "half", "twice": those read as ordinary words far more often than as answers.
-_COUNT_WORDS = re.compile(
-    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundreds|thousands|millions|billions|dozens)\b",
-    re.I,
-)
+_COUNT_WORDS = re.compile(rf"\b(?:{_COUNTS}|hundreds|thousands|millions|billions|dozens)\b", re.I)
 
 
 def answers_quantity(focus: list[str], sentence: str) -> bool:
