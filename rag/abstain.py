@@ -18,6 +18,10 @@ papers, it would abstain on 7 of 11 unanswerable quantity questions and 0 of 35 
 it count (`papers_named`; rag.extractive.FIGURE_NAMED): a neighbour's figure about languages does
 not answer "how many languages does Arctic-Embed 2.0 support". Abstention on unanswerable questions
 0.867 -> 0.933 tuning, 0.667 -> 0.704 held-out, false abstention unchanged (eval/runs/compose).
+Since 2026-12-05 (eval/runs/figure_given) a figure counts only within FIGURE_WINDOW words of the
+asked-for term, not when the question states it itself ("the 1.3B model", "of the ten datasets"),
+not when it is part of a name ("ResNet-50", "3D"); and "how many of the N <things> …" asks about
+<things>: on the three tuning sets 8 more unanswerable questions withheld, no answerable one.
 
 Names (`names_in`/`missing_names`): a question that names something specific — an acronym, a
 dataset, a model, a task ("QM9", "BraTS", "ETTh1", "Path-X", "256x256", "MEMIT") — is not answered by
@@ -36,7 +40,7 @@ from rag.lexical import content_stems
 COVERAGE_WEIGHT = 0.3
 UNSEEN_WEIGHT = 0.4
 _DIGIT = re.compile(r"\d")
-_HOW = re.compile(r"\bhow\s+(?:many|much|long|large|big|fast|often)\b\s*(?P<rest>[^?.,;]*)", re.I)
+_HOW = re.compile(r"\bhow\s+(?:many|much|long|large|big|fast|often)\b\s*(?P<rest>(?:[^?.,;]|(?<=\d)[.,](?=\d))*)", re.I)
 _WHAT = re.compile(
     r"\bwhat\s+(?P<rest>(?:[\w-]+\s+){0,4}?(?:accuracy|rate|size|number|percentage|score|"
     r"latency|speed|cost|fid|bleu|f1|ratio|dose|budget|count|dimension|length|perplexity|"
@@ -90,6 +94,16 @@ def asks_paper(question: str) -> bool:
     return bool(_ASKS_PAPER.search(question))
 
 
+# "How many of the (more than) 15 backbone models compared … are …?": the asked-for noun is the
+# whole's ("backbone models"), and the figure must be another than the whole's own (FIGURE_NOT_GIVEN).
+HOW_MANY_OF = True
+_OF_THE = re.compile(
+    r"of\s+(?:the|these|those|its|their|all)\s+(?:(?:more\s+than|over|about|roughly|around|nearly|"
+    rf"approximately|some)\s+)?(?:[\d.,]+(?:\s*(?:million|billion|thousand|[kmb]))?|{_COUNTS})\s+(?P<np>.+)",
+    re.I,
+)
+
+
 def figure_terms(question: str) -> list[str] | None:
     """What a sentence must name next to a figure to answer a quantity question (None: not one).
 
@@ -100,24 +114,67 @@ def figure_terms(question: str) -> list[str] | None:
         return None  # "which paper shows X scales with how often..." asks for a paper, not a figure
     m = _HOW.search(question)
     if m:
+        rest, of = m["rest"], _OF_THE.match(m["rest"]) if HOW_MANY_OF else None
+        if of:  # "how many of the ten datasets used to…": the part is asked about, not the whole
+            rest = of["np"]
         words = []
-        for w in m["rest"].split():
-            if w.lower() in _STOP_FOCUS:
+        for w in rest.split():
+            if w.lower() in _STOP_FOCUS or (of and w.lower().endswith("ed")):
                 break
             words.append(w)
         return content_stems(" ".join(words))
     return quantity_focus(question)
 
 
-def states_figure(terms: list[str], sentence: str) -> bool:
+# Figures the question itself states ("the 1.3B model", "of the ten datasets", "ImageNet-1K") are its
+# conditions, not the answer: a sentence repeating them does not state the asked-for figure.
+FIGURE_NOT_GIVEN = True
+# How many words may separate the figure from the asked-for term (0: anywhere in the sentence).
+FIGURE_WINDOW = 7
+_FIGURE = re.compile(rf"\d+(?:[.,]\d+)*|{_NUMBER_WORDS.pattern}", re.I)
+
+
+def _figure_value(match: str) -> str:
+    return match.lower().replace(",", "")
+
+
+def given_figures(question: str) -> frozenset[str]:
+    """The figures a question states itself (see FIGURE_NOT_GIVEN)."""
+    return frozenset(_figure_value(m.group()) for m in _FIGURE.finditer(question)) if FIGURE_NOT_GIVEN else frozenset()
+
+
+# Digits inside a name are not figures: "ResNet-50", "GPT-4", "T5", "ImageNet-1K", "top-1", "3D"; a
+# unit after the digits still makes one ("7B", "4K", "3.6x", "1st").
+NAME_DIGITS_NOT_FIGURES = True
+_UNIT = re.compile(r"(?:[kKMBTxX×G]|GB|MB|TB|ms|s|h|px|bits?|st|nd|rd|th)\b")
+
+
+def _is_figure(word: str, m: re.Match, given: frozenset[str]) -> bool:
+    if _figure_value(m.group()) in given:
+        return False
+    if not NAME_DIGITS_NOT_FIGURES or not m.group()[0].isdigit():
+        return True
+    before, after = word[: m.start()], word[m.end() :]
+    if re.search(r"[A-Za-z]-?$", before):
+        return False
+    return not (after[:1].isalpha() and not _UNIT.match(after))
+
+
+def states_figure(terms: list[str], sentence: str, given: frozenset[str] = frozenset()) -> bool:
     """A figure (digits, a number word, a percentage) in a sentence that names one of `terms` (or any
-    figure when `terms` is empty)."""
-    if not (_DIGIT.search(sentence) or _NUMBER_WORDS.search(sentence)):
+    figure when `terms` is empty); figures in `given` (the question's own) do not count."""
+    words = sentence.split()
+    at = [i for i, w in enumerate(words) if any(_is_figure(w, m, given) for m in _FIGURE.finditer(w))]
+    if not at:
         return False
     if not terms:
         return True
-    stems = set(content_stems(sentence))
-    return any(t in stems for t in terms) or ("%" in sentence and any(t in _SHARE for t in terms))
+    if "%" in sentence and any(t in _SHARE for t in terms):
+        return True
+    near = [i for i, w in enumerate(words) if any(t in content_stems(w) for t in terms)]
+    if not near:
+        return False
+    return not FIGURE_WINDOW or any(abs(i - j) <= FIGURE_WINDOW for i in near for j in at)
 
 
 # Counts written as words ("six challenging NLP problems", "ten diverse model architectures"); not

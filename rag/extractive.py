@@ -140,7 +140,8 @@ def draft_answer(
         top = set(range(figure_papers))
         if FIGURE_NAMED:  # a figure asked about a named system comes from a top paper that names it
             top = set(abstain.papers_named(question, passages[:figure_papers], df, n_docs, name_max_share)) or top
-        if not any(s.source in top and abstain.states_figure(terms, s.text) for s in scored):
+        given = abstain.given_figures(question)
+        if not any(s.source in top and abstain.states_figure(terms, s.text, given) for s in scored):
             return Draft("", confidence, True, NO_FIGURE, scored, ranked=ranked)
     if name_check:  # every source the reader is shown: the abstention says none of them mentions it
         texts = [f"{p.title} {p.text}" for p in passages]

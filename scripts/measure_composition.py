@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval.dataset import load_dataset  # noqa: E402
 from eval.metrics import key_fact_recall  # noqa: E402
-from rag import ask, coverage, extractive  # noqa: E402
+from rag import abstain, ask, coverage, extractive  # noqa: E402
 from rag.settings import AnswerSettings, Settings  # noqa: E402
 
 
@@ -68,7 +68,7 @@ def _target(name: str) -> tuple[object | None, str]:
     head, _, field = name.partition(".")
     if head == "answer" and field in AnswerSettings.model_fields:
         return None, field
-    for module in (extractive, coverage):
+    for module in (extractive, coverage, abstain):
         if head == module.__name__.rpartition(".")[2] and hasattr(module, field):
             return module, field
     if hasattr(coverage, name):

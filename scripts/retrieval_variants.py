@@ -26,6 +26,8 @@ BM25, z-score fusion, best chunk per paper) so it can be compared without re-ing
                 ``svl<g>`` pools each sentence's tokens from the chunk's own pass (late chunking).
                 All rejected: eval/runs/sentence_vectors/README.md;
 * ``n<c>``       c candidates per retriever (today 100): also the z-scores' reference set;
+* ``bg<g>``     adjacent-stem bigrams: a second BM25 over "stem_stem" pairs of each chunk's BM25 text
+                (stop words dropped first), its scores times g added to the unigram BM25 scores;
 * ``rm<n>``     BM25 pseudo-relevance feedback (RM3-like): the n stems with the highest tf x idf in
                 the three best fused chunks, not in the question, are scored by BM25 and added at
                 half weight, then a second fusion.
@@ -60,6 +62,13 @@ FRAME = re.compile(r"^(which|what)\s+(papers?|studies|works|surveys)\s+", re.I)
 TAIL = re.compile(r",?\s+(and|&)\s+(what|how|which|where|why)\b[^?]*\?*$", re.I)
 
 
+def bigrams(text: str) -> list[str]:
+    from rag.lexical import content_stems
+
+    stems = content_stems(text)
+    return [f"{a}_{b}" for a, b in zip(stems, stems[1:])]
+
+
 def parse(name: str) -> dict:
     if name == "base":
         return {}
@@ -68,7 +77,7 @@ def parse(name: str) -> dict:
     m = re.fullmatch(r"k([\d.]+)b([\d.]+)(lucene|robertson|atire|bm25l|bm25\+)?", name)
     if m:
         return {"bm": (float(m.group(1)), float(m.group(2)), m.group(3) or "lucene")}
-    for key in ("prf", "title", "bt", "pb", "rm", "pv", "svt", "svr", "svm", "svl", "sv", "w", "n"):
+    for key in ("bg", "prf", "title", "bt", "pb", "rm", "pv", "svt", "svr", "svm", "svl", "sv", "w", "n"):
         if name.startswith(key):
             return {key: float(name[len(key) :])}
     raise SystemExit(f"unknown variant {name!r}: base, strip, w<x>, prf<a>, title<g>")
@@ -116,6 +125,12 @@ class Scorer:
             elif key[0] == "bm":
                 texts = [bm25_text(titles[p], t) for p, t in zip(self.cp, self.view.chunk_texts)]
                 params = {"k1": key[1], "b": key[2], "method": key[3]}
+            elif key[0] == "bg":
+                texts = [bm25_text(titles[p], t) for p, t in zip(self.cp, self.view.chunk_texts)]
+                bm = bm25s.BM25()
+                bm.index([bigrams(t) for t in texts], show_progress=False)
+                self._bm25[key] = bm
+                return bm
             else:
                 texts = [f"{r['title']} {r['abstract']}" for r in self._recs]
             bm = bm25s.BM25(**params)
@@ -127,7 +142,7 @@ class Scorer:
         from rag.lexical import content_stems
 
         bm = self._index(key)
-        ids = bm.get_tokens_ids(content_stems(question))
+        ids = bm.get_tokens_ids(bigrams(question) if key[0] == "bg" else content_stems(question))
         return np.asarray(bm.get_scores_from_ids(ids), dtype=np.float32) if ids else None
 
     def _sentences(self, source: str):
@@ -224,6 +239,10 @@ class Scorer:
             b = self._scores(("bm", *kw["bm"]), question)
         else:
             b = _bm25_scores(self.view, question, None)
+        if kw.get("bg") and b is not None:
+            extra = self._scores(("bg",), question)
+            if extra is not None:
+                b = b + kw["bg"] * extra
         n = int(kw.get("n", 100))
         lex = _ranking(b, n, 0.0)
         w = kw.get("w", self.s.retrieval.dense_weight)

@@ -9,6 +9,7 @@ from rag.abstain import (
     answers_quantity,
     asks_names,
     figure_terms,
+    given_figures,
     missing_names,
     name_share,
     names_in,
@@ -33,6 +34,10 @@ from rag.models import Passage
         ("What MRR@10 do the binarized sparse representations reach?", ["mrr"]),
         ("What Spearman correlation with human judgments does EREDAT reach?", ["correl"]),
         ("By what factor does MTLoRA cut trainable parameters?", None),  # written "3.6x", not "factor"
+        # "how many of the N <whole> …": the whole's noun, up to its participle
+        ("How many of the ten datasets used to evaluate SCARLet are out-of-domain?", ["dataset"]),
+        ("How many of the more than 1.5 million neural network architectures used come from NB101?",
+         ["neural", "network", "architectur"]),
     ],
 )
 def test_figure_terms(question, terms):
@@ -48,10 +53,31 @@ def test_figure_terms(question, terms):
         (["model"], "We train a set of small models with diverse mixtures.", False),  # no figure
         (["gpus"], "Training takes 3 days on a single node.", False),  # a figure, but not of GPUs
         ([], "It improves FID from 2.76 to 2.59.", True),
+        # digits inside names are not figures; a unit after digits still makes one
+        ([], "We fine-tune ResNet-50 and T5 on ImageNet-1K for top-1 accuracy and 3D generation.", False),
+        ([], "We train a 7B model.", True),
+        ([], "It gives a 3.6x speedup.", True),
+        # the figure must sit within FIGURE_WINDOW words of the asked-for term
+        (["batch"], "It is robust to the batch size, and we release code for all 12 of the tasks we studied.", False),
+        (["batch"], "We train with a batch size of 4096.", True),
     ],
 )
 def test_states_figure(terms, sentence, states):
     assert states_figure(terms, sentence) is states
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "states"),
+    [
+        # the question's own figures are its conditions, not the answer
+        ("How many of the ten datasets are out-of-domain?", "We evaluate on ten datasets.", False),
+        ("How many of the ten datasets are out-of-domain?", "Four of the ten datasets are out-of-domain.", True),
+        ("What perplexity does the 1.3B model reach?", "Our 1.3B model has lower perplexity.", False),
+        ("What perplexity does the 1.3B model reach?", "Our 1.3B model reaches a perplexity of 16.4.", True),
+    ],
+)
+def test_states_figure_skips_the_questions_own_figures(question, sentence, states):
+    assert states_figure(figure_terms(question) or [], sentence, given_figures(question)) is states
 
 
 @pytest.mark.parametrize(
