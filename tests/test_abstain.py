@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag import abstain
 from rag.abstain import (
     answers_quantity,
     asks_names,
@@ -34,10 +35,7 @@ from rag.models import Passage
         ("What MRR@10 do the binarized sparse representations reach?", ["mrr"]),
         ("What Spearman correlation with human judgments does EREDAT reach?", ["correl"]),
         ("By what factor does MTLoRA cut trainable parameters?", None),  # written "3.6x", not "factor"
-        # "how many of the N <whole> …": the whole's noun, up to its participle
-        ("How many of the ten datasets used to evaluate SCARLet are out-of-domain?", ["dataset"]),
-        ("How many of the more than 1.5 million neural network architectures used come from NB101?",
-         ["neural", "network", "architectur"]),
+        ("How many of the ten datasets used to evaluate SCARLet are out-of-domain?", []),  # any figure
     ],
 )
 def test_figure_terms(question, terms):
@@ -53,6 +51,27 @@ def test_figure_terms(question, terms):
         (["model"], "We train a set of small models with diverse mixtures.", False),  # no figure
         (["gpus"], "Training takes 3 days on a single node.", False),  # a figure, but not of GPUs
         ([], "It improves FID from 2.76 to 2.59.", True),
+    ],
+)
+def test_states_figure(terms, sentence, states):
+    assert states_figure(terms, sentence) is states
+
+
+@pytest.fixture
+def closer(monkeypatch):
+    """The closer figure check tried on 2026-12-05 and off by default (eval/runs/figure_given)."""
+    for name, value in (
+        ("FIGURE_NOT_GIVEN", True),
+        ("FIGURE_WINDOW", 7),
+        ("NAME_DIGITS_NOT_FIGURES", True),
+        ("HOW_MANY_OF", True),
+    ):
+        monkeypatch.setattr(abstain, name, value)
+
+
+@pytest.mark.parametrize(
+    ("terms", "sentence", "states"),
+    [
         # digits inside names are not figures; a unit after digits still makes one
         ([], "We fine-tune ResNet-50 and T5 on ImageNet-1K for top-1 accuracy and 3D generation.", False),
         ([], "We train a 7B model.", True),
@@ -62,8 +81,13 @@ def test_figure_terms(question, terms):
         (["batch"], "We train with a batch size of 4096.", True),
     ],
 )
-def test_states_figure(terms, sentence, states):
+def test_closer_figure_check(closer, terms, sentence, states):
     assert states_figure(terms, sentence) is states
+
+
+def test_closer_figure_check_reads_how_many_of_the_whole(closer):
+    q = "How many of the ten datasets used to evaluate SCARLet are out-of-domain?"
+    assert figure_terms(q) == ["dataset"]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +100,7 @@ def test_states_figure(terms, sentence, states):
         ("What perplexity does the 1.3B model reach?", "Our 1.3B model reaches a perplexity of 16.4.", True),
     ],
 )
-def test_states_figure_skips_the_questions_own_figures(question, sentence, states):
+def test_closer_figure_check_skips_the_questions_own_figures(closer, question, sentence, states):
     assert states_figure(figure_terms(question) or [], sentence, given_figures(question)) is states
 
 
