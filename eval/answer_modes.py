@@ -50,7 +50,8 @@ DATASETS = {
     "heldout2": HELDOUT2_DATASET,
 }
 MODES: dict[str, dict] = {
-    "extractive": {"answer": {"mode": "extractive"}},
+    # quotes only (the default before 2026-12-05); the default now is extractive-check
+    "extractive": {"answer": {"mode": "extractive", "model_check": False}},
     "extractive-check": {"answer": {"mode": "extractive", "model_check": True}},
     "llm-1.5b": {"answer": {"mode": "llm"}, "llm": {"local_model": "qwen2.5-coder-1.5b"}},
     "llm-0.5b": {"answer": {"mode": "llm"}, "llm": {"local_model": "qwen2.5-coder-0.5b"}},

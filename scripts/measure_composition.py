@@ -83,7 +83,8 @@ def main() -> None:
     args = ap.parse_args()
     items = [i.model_dump() for i in load_dataset(args.set)]
     grid = json.loads(args.grid)
-    base = Settings()
+    base = Settings()  # the quoted answer alone: the model check (answer.model_check) can be put in the grid
+    base = base.model_copy(update={"answer": base.answer.model_copy(update={"model_check": False})})
     targets = [_target(name) for name in grid]
     for combo in itertools.product(*grid.values()) if grid else [()]:
         answer = {}

@@ -30,6 +30,9 @@ def _isolated_env(monkeypatch, tmp_path_factory):
         if var.startswith("RAG_") or var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # so no stray .env is picked up
+    # The default model check runs the 1.5B on every extractive answer (~5 s): tests of other parts
+    # answer with quotes alone; tests/test_check.py switches it on, test_settings checks the default.
+    monkeypatch.setenv("RAG_ANSWER__MODEL_CHECK", "false")
     from rag.settings import get_settings
 
     get_settings.cache_clear()

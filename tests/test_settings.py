@@ -84,3 +84,10 @@ def test_invalid_setting_message_does_not_echo_the_value(monkeypatch):
     with pytest.raises(ConfigError) as err:
         get_settings()
     assert "RAG_UI__MAX_UPLOAD_MB" in str(err.value) and "sk-looks-like-a-key" not in str(err.value)
+
+
+def test_the_model_check_is_on_by_default():
+    # conftest turns it off through the environment for the other tests; the shipped default is on
+    from rag.settings import AnswerSettings
+
+    assert AnswerSettings().model_check is True
