@@ -70,6 +70,7 @@ print(json.dumps([p.title for p in answer.sources]))
 def child_env(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(data), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env["RAG_ANSWER__MODEL_CHECK"] = "false"  # as in conftest: these tests are about concurrency, not the check
     return env
 
 
