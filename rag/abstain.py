@@ -148,6 +148,7 @@ def given_figures(question: str) -> frozenset[str]:
 # Digits inside a name are not figures: "ResNet-50", "GPT-4", "T5", "ImageNet-1K", "top-1", "3D"; a
 # unit after the digits still makes one ("7B", "4K", "3.6x", "1st").
 NAME_DIGITS_NOT_FIGURES = False
+_LETTER_BEFORE = re.compile(r"[A-Za-z]-?$")  # "GPT-4", "T5": the digits end a name
 _UNIT = re.compile(r"(?:[kKMBTxX×G]|GB|MB|TB|ms|s|h|px|bits?|st|nd|rd|th)\b")
 
 
@@ -157,7 +158,7 @@ def _is_figure(word: str, m: re.Match, given: frozenset[str]) -> bool:
     if not NAME_DIGITS_NOT_FIGURES or not m.group()[0].isdigit():
         return True
     before, after = word[: m.start()], word[m.end() :]
-    if re.search(r"[A-Za-z]-?$", before):
+    if _LETTER_BEFORE.search(before):
         return False
     return not (after[:1].isalpha() and not _UNIT.match(after))
 
@@ -173,7 +174,8 @@ def states_figure(terms: list[str], sentence: str, given: frozenset[str] = froze
         return True
     if "%" in sentence and any(t in _SHARE for t in terms):
         return True
-    near = [i for i, w in enumerate(words) if any(t in content_stems(w) for t in terms)]
+    wanted = set(terms)
+    near = [i for i, w in enumerate(words) if wanted.intersection(content_stems(w))]
     if not near:
         return False
     return not FIGURE_WINDOW or any(abs(i - j) <= FIGURE_WINDOW for i in near for j in at)

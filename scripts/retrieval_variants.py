@@ -112,7 +112,8 @@ class Scorer:
         return sorted(weight, key=lambda w: -weight[w])[:n]
 
     def _index(self, key: tuple):
-        """An in-memory bm25s index: ("bt", n) chunks with the title n times, ("pb",) one per paper."""
+        """An in-memory bm25s index: ("bt", n) chunks with the title n times, ("bm", k1, b, method) other
+        parameters, ("bg",) stem bigrams, ("pb",) one per paper."""
         import bm25s
 
         from rag.lexical import content_stems
@@ -122,19 +123,15 @@ class Scorer:
             params = {}
             if key[0] == "bt":
                 texts = [" ".join([titles[p]] * int(key[1]) + [t]) for p, t in zip(self.cp, self.view.chunk_texts)]
-            elif key[0] == "bm":
+            elif key[0] in ("bm", "bg"):
                 texts = [bm25_text(titles[p], t) for p, t in zip(self.cp, self.view.chunk_texts)]
-                params = {"k1": key[1], "b": key[2], "method": key[3]}
-            elif key[0] == "bg":
-                texts = [bm25_text(titles[p], t) for p, t in zip(self.cp, self.view.chunk_texts)]
-                bm = bm25s.BM25()
-                bm.index([bigrams(t) for t in texts], show_progress=False)
-                self._bm25[key] = bm
-                return bm
+                if key[0] == "bm":
+                    params = {"k1": key[1], "b": key[2], "method": key[3]}
             else:
                 texts = [f"{r['title']} {r['abstract']}" for r in self._recs]
+            tokens = bigrams if key[0] == "bg" else content_stems
             bm = bm25s.BM25(**params)
-            bm.index([content_stems(t) for t in texts], show_progress=False)
+            bm.index([tokens(t) for t in texts], show_progress=False)
             self._bm25[key] = bm
         return self._bm25[key]
 
