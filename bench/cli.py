@@ -3,7 +3,7 @@
 rag bench                                   # 371 and 10,000 papers: ours, BM25 alone, plain LlamaIndex
 rag bench --sizes 371,10000,100000          # the full run (hours on a 2-core CPU: embedding 100k papers)
 rag bench --sizes 600 --questions 20        # a quick look
-rag bench --answer-modes extractive,llm     # add generated answers (minutes per question on a small CPU)
+rag bench --answer-modes extractive,llm     # quotes alone and generated answers (seconds per question)
 """
 
 from __future__ import annotations
@@ -33,9 +33,18 @@ def bench_command(
         Optional[int], typer.Option(help="Questions per query run, evenly spread (default: all).", min=2)
     ] = None,
     ask_questions: Annotated[
-        int, typer.Option(help="Questions answered with ask() (extractive); 0 skips.", min=0)
+        int, typer.Option(help="Questions answered with ask() in extractive mode (quotes alone); 0 skips.", min=0)
     ] = 20,
-    answer_modes: Annotated[str, typer.Option(help="ask() modes to time: extractive, llm, auto.")] = "extractive",
+    answer_modes: Annotated[
+        str,
+        typer.Option(
+            help="ask() modes to time: extractive (quotes alone), extractive-check (quotes checked by the "
+            "local model: the default answer), llm, auto."
+        ),
+    ] = "extractive,extractive-check",
+    check_questions: Annotated[
+        int, typer.Option(help="Questions answered in extractive-check mode (loads the 1.5B); 0 skips.", min=0)
+    ] = 10,
     llm_questions: Annotated[int, typer.Option(help="Questions answered per llm/auto mode.", min=0)] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 13,
     pubmedqa: Annotated[
@@ -67,6 +76,7 @@ def bench_command(
         questions=questions,
         ask_questions=ask_questions,
         answer_modes=_csv(answer_modes),
+        check_questions=check_questions,
         llm_questions=llm_questions,
         k=k,
         repeat=repeat,

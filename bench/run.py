@@ -40,7 +40,7 @@ SYSTEMS: dict[str, tuple[str, str | None]] = {
 }
 OUR_STORES = ("ours", "server")
 DEFAULT_SYSTEMS = ("ours", "bm25", "llamaindex")
-ANSWER_MODES = ("extractive", "llm", "auto")
+ANSWER_MODES = ("extractive", "extractive-check", "llm", "auto")  # extractive: quotes alone; -check: the default
 SCHEMA = 1
 
 
@@ -60,14 +60,17 @@ class BenchConfig:
     out: Path | None = None  # default: bench/results/<timestamp>
     questions: int | None = None  # default: all
     ask_questions: int = 20
-    answer_modes: list[str] = field(default_factory=lambda: ["extractive"])
+    answer_modes: list[str] = field(default_factory=lambda: ["extractive", "extractive-check"])
+    check_questions: int = 10
     llm_questions: int = 3
     k: int = 5
     repeat: int = 1
 
     def questions_for(self, mode: str) -> int:
         """How many questions an answer mode is timed on."""
-        return self.ask_questions if mode == "extractive" else self.llm_questions
+        if mode == "extractive":
+            return self.ask_questions
+        return self.check_questions if mode == "extractive-check" else self.llm_questions
 
     def timed_answer_modes(self) -> list[str]:
         """The answer modes with questions to time: with none, no store of ours is built for them."""

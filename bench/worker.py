@@ -124,11 +124,19 @@ def query(task: dict) -> dict:
     }
 
 
+def answer_settings(s, mode: str):
+    """The bench's answer mode as settings and rag.ask's answer_mode: `extractive` is quotes alone,
+    `extractive-check` the default answer (quotes checked by the local model), whatever the environment says."""
+    if not mode.startswith("extractive"):
+        return s, mode
+    update = {"model_check": mode == "extractive-check"}
+    return s.model_copy(update={"answer": s.answer.model_copy(update=update)}), "extractive"
+
+
 def ask(task: dict) -> dict:
     import rag
 
-    s = our_settings(task["data_dir"])
-    mode = task["answer_mode"]
+    s, mode = answer_settings(our_settings(task["data_dir"]), task["answer_mode"])
     questions: list[dict] = task["questions"]
     out: dict[str, Any] = {"latencies_s": [], "abstained": 0, "modes": {}, "stage_s": {}}
     for i, q in enumerate(questions):

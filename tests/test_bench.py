@@ -134,11 +134,25 @@ def test_store_signatures_name_only_what_shapes_each_store():
 
 
 def test_answer_modes_with_no_questions_are_not_timed():
-    # --systems llamaindex --ask-questions 0 must not build (an hour at 100k) a store of ours it never asks
-    assert BenchConfig(systems=["llamaindex"], ask_questions=0).timed_answer_modes() == []
-    assert BenchConfig(ask_questions=20).timed_answer_modes() == ["extractive"]
+    # --systems llamaindex --ask-questions 0 --check-questions 0 must not build (an hour at 100k) a store of
+    # ours it never asks
+    assert BenchConfig(systems=["llamaindex"], ask_questions=0, check_questions=0).timed_answer_modes() == []
+    assert BenchConfig(ask_questions=20).timed_answer_modes() == ["extractive", "extractive-check"]
+    assert BenchConfig(ask_questions=20, check_questions=0).timed_answer_modes() == ["extractive"]
     cfg = BenchConfig(answer_modes=["extractive", "llm"], ask_questions=5, llm_questions=0)
     assert cfg.timed_answer_modes() == ["extractive"]
+
+
+def test_extractive_modes_set_the_model_check_whatever_the_environment(tmp_path):
+    from bench.worker import answer_settings, our_settings
+
+    s = our_settings(str(tmp_path))
+    quotes, mode = answer_settings(s.model_copy(update={"answer": s.answer.model_copy(update={"model_check": True})}),
+                                   "extractive")
+    assert (mode, quotes.answer.model_check) == ("extractive", False)
+    checked, mode = answer_settings(s, "extractive-check")
+    assert (mode, checked.answer.model_check) == ("extractive", True)
+    assert answer_settings(s, "llm") == (s, "llm")
 
 
 @pytest.mark.slow
@@ -149,6 +163,7 @@ def test_bench_runs_end_to_end_and_reuses_its_stores(tmp_path):
         systems=["ours", "bm25", "server", "llamaindex"],
         questions=6,
         ask_questions=2,
+        answer_modes=["extractive"],  # quotes alone: the check's real model is tested in tests/test_check.py
         data_dir=data,
         out=tmp_path / "out",
         pubmedqa=False,
