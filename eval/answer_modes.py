@@ -31,6 +31,7 @@ from eval.dataset import (  # noqa: E402
     DEFAULT_DATASET,
     EXTRA_DATASET,
     HELDOUT2_DATASET,
+    HELDOUT3_DATASET,
     HELDOUT_DATASET,
     NEAR_DATASET,
     GoldItem,
@@ -48,6 +49,7 @@ DATASETS = {
     "extra": EXTRA_DATASET,
     "heldout": HELDOUT_DATASET,
     "heldout2": HELDOUT2_DATASET,
+    "heldout3": HELDOUT3_DATASET,
 }
 MODES: dict[str, dict] = {
     # quotes only (the default before 2026-12-05); the default now is extractive-check

@@ -192,9 +192,9 @@ def validate(gold_path, corpus_dir=DEFAULT_CORPUS):
         if bad:
             continue
         seen_ids[it["id"]] += 1
-        m = re.fullmatch(r"([ghtxk])\d{3,}", it["id"])
+        m = re.fullmatch(r"([ghtxkm])\d{3,}", it["id"])
         if not m:
-            problems.append(f"{where}: id does not look like g001, h001, t001, x001 or k001")
+            problems.append(f"{where}: id does not look like g001, h001, t001, x001, k001 or m001")
         else:
             prefixes[m.group(1)] += 1
         if not it["question"].strip():

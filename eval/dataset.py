@@ -23,6 +23,7 @@ from rag.errors import RagError
 DEFAULT_DATASET = Path(__file__).resolve().parent / "gold.jsonl"
 HELDOUT_DATASET = Path(__file__).resolve().parent / "heldout.jsonl"
 HELDOUT2_DATASET = Path(__file__).resolve().parent / "heldout2.jsonl"  # second held-out set, 2026-12-05
+HELDOUT3_DATASET = Path(__file__).resolve().parent / "heldout3.jsonl"  # third, written blind 2026-12-05
 NEAR_DATASET = Path(__file__).resolve().parent / "tune_near.jsonl"  # tuning: near-domain detail questions
 EXTRA_DATASET = Path(__file__).resolve().parent / "tune_extra.jsonl"  # tuning: a third set, all question types
 

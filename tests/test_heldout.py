@@ -23,6 +23,7 @@ from eval.dataset import (
     DEFAULT_DATASET,
     EXTRA_DATASET,
     HELDOUT2_DATASET,
+    HELDOUT3_DATASET,
     HELDOUT_DATASET,
     NEAR_DATASET,
     load_dataset,
@@ -157,3 +158,32 @@ def test_heldout2_reuses_no_question_of_another_set():
 
     others = set().union(*(questions(p) for p in (DEFAULT_DATASET, NEAR_DATASET, EXTRA_DATASET, HELDOUT_DATASET)))
     assert not questions(HELDOUT2_DATASET) & others
+
+
+# --- the third held-out set (eval/heldout3.jsonl, 2026-12-05) ------------------------------------------
+# The second set had five runs and one default decision on it by then. Written by a helper that saw only
+# the bundled abstracts (no code, no other set, no result), ids renamed t -> m so they cannot be confused
+# with eval/tune_near.jsonl's, then frozen at its first commit, before any run on it.
+HELDOUT3_SHA256 = "1055810acac42a875bd9deacf5a1e485328d88e1f1e89c4ea3e28db3cfe1fd14"
+
+
+def test_heldout3_is_frozen_and_valid():
+    assert hashlib.sha256(HELDOUT3_DATASET.read_bytes()).hexdigest() == HELDOUT3_SHA256, (
+        "eval/heldout3.jsonl changed: it is frozen. Restore it (git checkout eval/heldout3.jsonl)."
+    )
+    header = HELDOUT3_DATASET.read_text(encoding="utf-8").splitlines()[0].lower()
+    assert "held-out" in header and "frozen" in header and "sha256" in header
+    items = load_dataset(HELDOUT3_DATASET)
+    counts = Counter(it.type for it in items)
+    assert len(items) == 80 and counts["unanswerable"] == 26 and counts["multi-paper"] == 12
+    assert all(it.near_titles for it in items if not it.answerable)
+    assert all(it.id and it.id.startswith("m") for it in items)
+    assert validate(HELDOUT3_DATASET)["problems"] == []
+
+
+def test_heldout3_reuses_no_question_of_another_set():
+    def questions(path: Path) -> set[str]:
+        return {" ".join(it.question.lower().split()) for it in load_dataset(path)}
+
+    sets = (DEFAULT_DATASET, NEAR_DATASET, EXTRA_DATASET, HELDOUT_DATASET, HELDOUT2_DATASET)
+    assert not questions(HELDOUT3_DATASET) & set().union(*(questions(p) for p in sets))
