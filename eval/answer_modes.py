@@ -54,7 +54,9 @@ DATASETS = {
 MODES: dict[str, dict] = {
     # quotes only (the default before 2026-12-05); the default now is extractive-check
     "extractive": {"answer": {"mode": "extractive", "model_check": False}},
-    "extractive-check": {"answer": {"mode": "extractive", "model_check": True}},
+    "extractive-check": {"answer": {"mode": "extractive", "model_check": True, "model_check_reply": False}},
+    # the check plus the model's own few-word answer ("Not stated" or a figure the abstract lacks withholds)
+    "extractive-reply": {"answer": {"mode": "extractive", "model_check": True, "model_check_reply": True}},
     "llm-1.5b": {"answer": {"mode": "llm"}, "llm": {"local_model": "qwen2.5-coder-1.5b"}},
     "llm-0.5b": {"answer": {"mode": "llm"}, "llm": {"local_model": "qwen2.5-coder-0.5b"}},
 }

@@ -96,6 +96,13 @@ def asks_paper(question: str) -> bool:
     return bool(_ASKS_PAPER.search(question))
 
 
+def asks_detail(question: str) -> bool:
+    """Whether the question asks for a figure or a named thing ("how many layers…", "which dataset…"), not
+    for a paper, a yes/no or an explanation: the questions whose answer a few words from one abstract can
+    give (answer.model_check_reply)."""
+    return (quantity_focus(question) is not None or asks_names(question)) and not asks_paper(question)
+
+
 # "How many of the (more than) 15 backbone models compared … are …?": the asked-for noun is the
 # whole's ("backbone models"), and the figure must be another than the whole's own (FIGURE_NOT_GIVEN).
 HOW_MANY_OF = False

@@ -127,7 +127,10 @@ def ask(
             out.print(inert("  - ", p.title))
     if answer.removed:
         out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
-    if answer.abstained and answer.check is not None:
+    if answer.abstained and answer.check_reply is not None:
+        out.print(Text.assemble(("the local model's own answer from the closest abstract: ", "dim"),
+                                inert(answer.check_reply), (" (not supported there); --json shows the quotes", "dim")))
+    elif answer.abstained and answer.check is not None:
         p = answer.check
         out.print(f"[dim]the local model read the closest passages: P(they answer) {p:.2f}; --json shows the quotes[/]")
     for notice in answer.notices:

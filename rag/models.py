@@ -113,6 +113,11 @@ class Answer(BaseModel):
         description="Extractive answers: the local model's probability that what it read (answer.model_check_reads) "
         "answers the question (answer.model_check); None when not checked.",
     )
+    check_reply: str | None = Field(
+        None,
+        description="Extractive answers with answer.model_check_reply: the local model's own few-word answer from "
+        "the top abstract (\"Not stated\" when it finds none); None when not asked.",
+    )
     notices: list[str] = Field(
         default_factory=list,
         description="Things the reader should know about how this answer was made (e.g. the LLM failed "

@@ -184,6 +184,14 @@ class AnswerSettings(BaseModel):
         description="The model's probability that what it reads answers the question, below which it abstains "
         "(calibrated for qwen2.5-coder-1.5b reading the abstract on eval/gold.jsonl: scripts/calibrate_check.py).",
     )
+    model_check_reply: bool = Field(
+        False,
+        description="With the model check on, for questions that ask for a figure or a named thing (rag.abstain."
+        "asks_detail): the local model also answers in a few words from what it read, or says \"Not stated\"; the "
+        "answer abstains when it says so or answers with a figure that is not there. A second pass over the abstract "
+        "(~5 s). Replayed on the tuning sets (eval/runs/check/gen): it withholds 11/30, 7/30 and 16/28 unanswerable "
+        "questions and 1 of 227 answerable ones.",
+    )
     model_check_evidence_threshold: float = Field(
         0.25,
         description="With the model check on: the evidence score below which the answer abstains without asking the "

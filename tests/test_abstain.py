@@ -8,6 +8,7 @@ import pytest
 from rag import abstain
 from rag.abstain import (
     answers_quantity,
+    asks_detail,
     asks_names,
     figure_terms,
     given_figures,
@@ -181,3 +182,18 @@ def test_papers_named_finds_the_passages_that_mention_a_rare_name_of_the_questio
     assert papers_named("What batch size was used?", passages, {}, 100, 0.03) == []  # no name: no restriction
     # a name common in the corpus (in more than 3% of chunks) restricts nothing
     assert papers_named("What batch size does CLIP use?", passages, {"clip": 50}, 100, 0.03) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "detail"),
+    [
+        ("How many layers does the ELMo language model have?", True),
+        ("What batch size was cMIM trained with?", True),
+        ("Which datasets was GraphPrompt evaluated on?", True),
+        ("Which papers study attention sinks, and how?", False),  # a paper question
+        ("Is there a way to encode a long text first and cut it afterwards?", False),  # yes/no
+        ("What do the feed-forward sublayers of a transformer store?", False),  # an explanation
+    ],
+)
+def test_asks_detail_is_a_figure_or_named_thing_not_a_paper(question, detail):
+    assert asks_detail(question) is detail

@@ -80,3 +80,37 @@ def test_the_check_reads_the_quotes_or_the_top_abstract(settings):
     abstract = with_sections(settings, answer={"model_check_reads": "abstract"})
     assert reading(abstract, "the quotes [1]", [top, other]) == "**Top paper** [1] — Its whole abstract."
     assert reading(abstract, "the quotes [1]", []) == "the quotes [1]"
+
+
+# --- the model's own short answer (answer.model_check_reply) -------------------------------------------
+
+BATCH = "What batch size was MoFME trained with?"  # the abstract gives no batch size
+
+
+def test_the_models_own_answer_names_the_figure_or_says_not_stated(checked):
+    from rag import retrieve
+    from rag.llm.check import model_reply, reading, reply_withholds
+
+    passages = retrieve(ANSWERABLE, settings=checked)
+    read = reading(checked, "", passages)
+    reply, cut = model_reply(checked, ANSWERABLE, read)
+    assert ("72" in reply or "39" in reply) and reply_withholds(reply, cut, read) is None, reply
+    reply, cut = model_reply(checked, BATCH, read)
+    assert reply_withholds(reply, cut, read) is not None, reply
+
+
+def test_a_detail_the_abstract_lacks_is_withheld_after_the_models_own_answer(checked):
+    replying = with_sections(checked, answer={"model_check_reply": True})
+    a = ask(ANSWERABLE, settings=replying)
+    assert not a.abstained and a.citations and a.check_reply and a.timings["check_reply"] > 0
+    before = ask(BATCH, settings=checked)
+    after = ask(BATCH, settings=replying)
+    assert after.abstained and after.text == NOT_ANSWERED_TEXT and not after.citations
+    if not before.abstained:  # the yes/no check let it through: the reply caught it
+        assert after.check is not None and after.check_reply and after.draft == before.text
+
+
+def test_which_paper_questions_skip_the_models_own_answer(checked):
+    replying = with_sections(checked, answer={"model_check_reply": True})
+    a = ask("Which paper proposes a mixture of experts for removing several kinds of weather?", settings=replying)
+    assert "check_reply" not in a.timings and a.check_reply is None

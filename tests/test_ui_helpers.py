@@ -137,6 +137,15 @@ def test_answer_withheld_by_the_model_check_says_so_and_shows_the_quotes_inertly
     assert "Quotes the check withheld" in md and "<img" not in md and "&#60;img" in md
 
 
+def test_answer_withheld_on_the_models_own_reply_quotes_that_reply_inertly():
+    a = Answer(question="which GPU trained X?", text="...", abstained=True, check=0.83, confidence=0.7,
+               check_reply="8 <b>A100</b> GPUs", draft="**X** [1] — We train X fast [1].",
+               sources=[passage("c", "Closest", "Text.")])
+    md = format_answer(a, turn=0)
+    assert "the local model replied" in md and "A100" in md and "<b>" not in md
+    assert "P 0.83" not in md and "Quotes the check withheld" in md
+
+
 def test_removed_sentences_are_listed_with_reasons():
     removed = make_answer().removed
     assert removed_title(removed) == "Verifier removed 1 unsupported sentence"

@@ -144,11 +144,15 @@ def format_answer(answer: Answer, turn: int, asked: str | None = None, *, with_n
     if answer.abstained:
         n = len(answer.sources)
         closest = f" The {n} closest papers are listed under Sources." if n else ""
-        why = (
-            f"The local model read the closest passages and found no answer in them (P {answer.check:.2f})."
-            if answer.check is not None
-            else f"No retrieved passage supports an answer (evidence {answer.confidence:.2f})."
-        )
+        if answer.check_reply is not None:  # withheld on the model's own few-word answer
+            why = (
+                "Asked to answer from the closest abstract, the local model replied "
+                f"“{escape_md(answer.check_reply)}”, which that abstract does not support."
+            )
+        elif answer.check is not None:
+            why = f"The local model read the closest passages and found no answer in them (P {answer.check:.2f})."
+        else:
+            why = f"No retrieved passage supports an answer (evidence {answer.confidence:.2f})."
         parts.append(f'<div class="rag-abstain"><strong>Not answered by these abstracts.</strong> {why}{closest}</div>')
         if answer.check is not None and answer.draft:  # what the check withheld, for the reader to judge
             parts.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+from rag.abstain import asks_detail
 from rag.answerers.base import Answerer, Events
 from rag.errors import LLMError, ModelUnavailableError
 from rag.models import ABSTAIN_TEXT, NOT_ANSWERED_TEXT, Answer, Passage
@@ -52,9 +53,30 @@ class ExtractiveAnswerer(Answerer):
             return answer.model_copy(update={"notices": [*answer.notices, notice]})
         finally:
             timings["check"] = round(time.perf_counter() - t, 4)
-        if p >= self.settings.answer.model_check_threshold:
-            return answer.model_copy(update={"check": p})
-        return _withheld(answer, NOT_ANSWERED_TEXT, check=p)
+        if p < self.settings.answer.model_check_threshold:
+            return _withheld(answer, NOT_ANSWERED_TEXT, check=p)
+        answer = answer.model_copy(update={"check": p})
+        if self.settings.answer.model_check_reply and asks_detail(question):
+            return self._replied(question, answer, passages, timings)
+        return answer
+
+    def _replied(self, question: str, answer: Answer, passages: list[Passage], timings: dict[str, float]) -> Answer:
+        """The answer, or an abstention when the local model's own short answer says the abstract lacks it."""
+        from rag.llm.check import model_reply, reading, reply_withholds
+
+        read = reading(self.settings, answer.text, passages)
+        t = time.perf_counter()
+        try:
+            reply, cut = model_reply(self.settings, question, read)
+        except (LLMError, ModelUnavailableError) as exc:
+            log.warning("answer check reply failed, answering on the first check: %s", exc)
+            return answer.model_copy(
+                update={"notices": [*answer.notices, f"the local model's own answer failed ({exc})"]}
+            )
+        finally:
+            timings["check_reply"] = round(time.perf_counter() - t, 4)
+        answer = answer.model_copy(update={"check_reply": reply})
+        return _withheld(answer, NOT_ANSWERED_TEXT) if reply_withholds(reply, cut, read) else answer
 
 
 def _withheld(answer: Answer, text: str, **update) -> Answer:

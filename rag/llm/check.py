@@ -25,6 +25,7 @@ logits of the next token are read from llama.cpp directly; generation would only
 from __future__ import annotations
 
 import math
+import re
 import weakref
 from typing import Any
 
@@ -56,8 +57,9 @@ def _words(llama: Any) -> tuple[list[int], list[int]]:
     return yes, no
 
 
-def _prompt(llama: Any, question: str, excerpts: str) -> str:
-    """The check prompt through the model's own chat template, ending where the reply starts."""
+def _prompt(llama: Any, question: str, excerpts: str, kind: str = "check") -> str:
+    """The `kind` prompt (check: yes/no; check_reply: a short answer or "Not stated") through the model's
+    own chat template, ending where the reply starts."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     template = llama.metadata.get("tokenizer.chat_template")
@@ -74,8 +76,8 @@ def _prompt(llama: Any, question: str, excerpts: str) -> str:
         bos_token=model.token_get_text(bos) if bos != -1 else "",
     )
     messages = [
-        {"role": "system", "content": render("check_system")},
-        {"role": "user", "content": render("check_user", excerpts=excerpts, question=question)},
+        {"role": "system", "content": render(f"{kind}_system")},
+        {"role": "user", "content": render(f"{kind}_user", excerpts=excerpts, question=question)},
     ]
     return formatter(messages=messages).prompt
 
@@ -87,18 +89,27 @@ def reading(settings: Settings, quoted: str, passages: list[Passage]) -> str:
     return quoted
 
 
+def _llama(settings: Settings) -> Any:
+    cfg = settings.llm
+    return load_llama(resolve_local_model(settings), cfg.n_ctx, _threads(cfg.n_threads))
+
+
+def _tokens(llama: Any, prompt: str, room: int) -> list[int]:
+    """The prompt's tokens; past `room`, the start of the abstract goes (the question and the reply's start stay)."""
+    tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    if len(tokens) > room:
+        tokens = tokens[:8] + tokens[len(tokens) - room + 8 :]
+    return tokens
+
+
 def p_answers(settings: Settings, question: str, excerpts: str) -> float:
     """The local model's probability that `excerpts` state the answer to `question` (0..1)."""
     import llama_cpp
     import numpy as np
 
-    cfg = settings.llm
-    llama = load_llama(resolve_local_model(settings), cfg.n_ctx, _threads(cfg.n_threads))
+    llama = _llama(settings)
     yes, no = _words(llama)
-    tokens = llama.tokenize(_prompt(llama, question, excerpts).encode("utf-8"), add_bos=False, special=True)
-    room = llama.n_ctx() - 1
-    if len(tokens) > room:  # keep the end: the question and the reply's start
-        tokens = tokens[:8] + tokens[len(tokens) - room + 8 :]
+    tokens = _tokens(llama, _prompt(llama, question, excerpts), room=llama.n_ctx() - 1)
     with _lock:
         try:
             llama.reset()
@@ -114,3 +125,54 @@ def p_answers(settings: Settings, question: str, excerpts: str) -> float:
     p_no = float(np.exp(logits[no] - top).sum())
     total = p_yes + p_no
     return p_yes / total if total > 0 and math.isfinite(total) else 0.5
+
+
+# -- the model's own short answer (answer.model_check_reply) ---------------------------------------------
+
+REPLY_TOKENS = 24  # as measured (eval/runs/check/gen): a few words, ~0.2-2 s after the prompt
+NOT_STATED = re.compile(r"^[\s*\"'`]*not\s+stated\b", re.I)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_MARKER = re.compile(r"\[\d+\]")
+_SPELLED = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "thousand": "1000"}
+_SPELLED_RE = re.compile(rf"\b({'|'.join(_SPELLED)})\b", re.I)
+
+
+def model_reply(settings: Settings, question: str, excerpts: str) -> tuple[str, bool]:
+    """The local model's own few-word answer from `excerpts`, or "Not stated" (prompts/check_reply_*.txt),
+    greedy; and whether it was cut at REPLY_TOKENS."""
+    llama = _llama(settings)
+    tokens = _tokens(llama, _prompt(llama, question, excerpts, "check_reply"), room=llama.n_ctx() - REPLY_TOKENS - 1)
+    with _lock:
+        try:
+            out = llama.create_completion(prompt=tokens, max_tokens=REPLY_TOKENS, temperature=0.0, top_k=1)
+        except (RuntimeError, ValueError) as exc:
+            raise LLMError(
+                f"llama.cpp failed while checking the answer ({exc}): set RAG_ANSWER__MODEL_CHECK_REPLY=false"
+            ) from exc
+    choice = out["choices"][0]
+    return choice["text"].strip(), choice.get("finish_reason") == "length"
+
+
+def reply_withholds(reply: str, cut: bool, read: str) -> str | None:
+    """Why the model's own reply says that what it read lacks the answer, or None.
+
+    "not stated": it says so. "a figure the abstract lacks": it answers with a number that is not in
+    what it read (a made-up batch size); citation markers do not count, nor a number cut at the token
+    limit ("fewer than 1" for "fewer than 100B"). Hand-written: a check on this model's few-word reply.
+    """
+    if NOT_STATED.match(reply):
+        return "not stated"
+    reply = _MARKER.sub("", reply)
+    numbers = [m.group().replace(",", "") for m in _NUMBER.finditer(reply)]
+    if cut and numbers and _NUMBER.search(reply.rstrip()[-1:] or " "):
+        numbers.pop()
+    read = _MARKER.sub("", read)
+    have = {m.group().replace(",", "") for m in _NUMBER.finditer(read)}
+    have |= {_SPELLED[w.lower()] for w in _SPELLED_RE.findall(read)}  # "five GLUE tasks" -> "5"
+    return "a figure the abstract lacks" if any(n not in have for n in numbers) else None

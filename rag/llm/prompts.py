@@ -30,6 +30,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "example_decline_assistant": frozenset({"no_answer"}),
     "check_system": frozenset(),
     "check_user": frozenset({"excerpts", "question"}),
+    "check_reply_system": frozenset(),
+    "check_reply_user": frozenset({"excerpts", "question"}),
 }
 
 #: What the prompts tell the model to say when the sources lack the answer; detected afterwards.
