@@ -99,6 +99,7 @@ def answer_one(item: GoldItem, settings: Settings, embedder) -> dict:
         "abstained": final.abstained,
         "confidence": final.confidence,
         "check": final.check,
+        "check_reply": final.check_reply,
         "text": final.text,
         "draft": final.draft,
         "notices": final.notices,
