@@ -1,6 +1,7 @@
 """Experiment (tuning sets only): 'answer in a few words or say Not stated', then GENERATE the reply.
 
-The v3 prompt (../near/v3_system.txt) read only P(first token 'Not'). Here the 1.5B also writes its
+The v3 prompt (../near/v3_system.txt) read only P(first token 'Not') (the former near/v3_readout.py,
+whose readout this script keeps as `p_answer`). Here the 1.5B also writes its
 short answer greedily (24 tokens), so a reply whose figures or names are absent from the abstract
 (a made-up batch size) can be caught offline by tests on the recorded text.
 
