@@ -127,14 +127,31 @@ def ask(
             out.print(inert("  - ", p.title))
     if answer.removed:
         out.print(f"[dim]{len(answer.removed)} unsupported sentence(s) removed by the verifier[/]")
-    if answer.abstained and answer.check_reply is not None:
-        out.print(Text.assemble(("the local model's own answer from the closest abstract: ", "dim"),
-                                inert(answer.check_reply), (" (not supported there); --json shows the quotes", "dim")))
-    elif answer.abstained and answer.check is not None:
-        p = answer.check
-        out.print(f"[dim]the local model read the closest passages: P(they answer) {p:.2f}; --json shows the quotes[/]")
+    why = why_withheld(answer)
+    if why is not None:
+        out.print(why)
     for notice in answer.notices:
         err.print(Text.assemble(("note: ", "yellow"), inert(notice)))
+
+
+def why_withheld(answer) -> Text | None:
+    """One dim line on why the local model withheld the quotes (None when it did not)."""
+    if not answer.abstained:
+        return None
+    if answer.check_reply is not None:
+        said = answer.check_reply.strip(' *"').lower().startswith("not stated")
+        tail = "; --json shows the quotes" if said else " (not supported there); --json shows the quotes"
+        return Text.assemble(
+            ("the local model's own answer from the closest abstract: ", "dim"),
+            inert(answer.check_reply),
+            (tail, "dim"),
+        )
+    if answer.check is not None:
+        return Text(
+            f"the local model read the closest passages: P(they answer) {answer.check:.2f}; --json shows the quotes",
+            style="dim",
+        )
+    return None
 
 
 def _answer_with_status(question: str, **kwargs):

@@ -277,3 +277,17 @@ def test_secrets_never_printed_with_an_index(hostile_cli_index):
             OPENAI_BASE_URL=dead, RAG_LLM__TIMEOUT="3", **SECRETS)
     assert r.returncode in (0, 2), r.stderr  # 0 once the answerer falls back to extractive evidence
     _no_secrets(r.stdout, r.stderr)
+
+
+def test_why_withheld_names_the_check_or_quotes_the_models_reply_inertly():
+    from rag.cli import why_withheld
+    from rag.models import Answer
+
+    base = Answer(question="q", text="withheld", abstained=True)
+    assert why_withheld(base) is None
+    assert why_withheld(base.model_copy(update={"abstained": False, "check": 0.1})) is None
+    assert "P(they answer) 0.21" in why_withheld(base.model_copy(update={"check": 0.21})).plain
+    said = why_withheld(base.model_copy(update={"check": 0.8, "check_reply": "Not stated"})).plain
+    assert said.endswith("Not stated; --json shows the quotes")
+    odd = why_withheld(base.model_copy(update={"check": 0.8, "check_reply": "[bold]256[/bold]\x1b[31m"})).plain
+    assert "[bold]256[/bold]" in odd and "\x1b" not in odd and "not supported there" in odd

@@ -143,7 +143,9 @@ def test_answer_withheld_on_the_models_own_reply_quotes_that_reply_inertly():
                sources=[passage("c", "Closest", "Text.")])
     md = format_answer(a, turn=0)
     assert "the local model replied" in md and "A100" in md and "<b>" not in md
-    assert "P 0.83" not in md and "Quotes the check withheld" in md
+    assert "P 0.83" not in md and "Quotes the check withheld" in md and "does not support" in md
+    said = format_answer(a.model_copy(update={"check_reply": "Not stated"}), turn=0)
+    assert "replied “Not stated”." in said and "does not support" not in said
 
 
 def test_removed_sentences_are_listed_with_reasons():

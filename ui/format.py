@@ -145,9 +145,10 @@ def format_answer(answer: Answer, turn: int, asked: str | None = None, *, with_n
         n = len(answer.sources)
         closest = f" The {n} closest papers are listed under Sources." if n else ""
         if answer.check_reply is not None:  # withheld on the model's own few-word answer
+            said = answer.check_reply.strip(' *"').lower().startswith("not stated")
             why = (
                 "Asked to answer from the closest abstract, the local model replied "
-                f"“{escape_md(answer.check_reply)}”, which that abstract does not support."
+                f"“{escape_md(answer.check_reply)}”" + ("." if said else ", which that abstract does not support.")
             )
         elif answer.check is not None:
             why = f"The local model read the closest passages and found no answer in them (P {answer.check:.2f})."
