@@ -125,12 +125,14 @@ def query(task: dict) -> dict:
 
 
 def answer_settings(s, mode: str):
-    """The bench's answer mode as settings and rag.ask's answer_mode: `extractive` is quotes alone,
-    `extractive-check` the default answer (quotes checked by the local model), whatever the environment says."""
+    """The bench's answer mode as settings and rag.ask's answer_mode: `extractive` (quotes alone) and
+    `extractive-check` (the default answer) mean what they mean in eval.answer_modes, whatever the
+    environment says; llm and auto are rag.ask's own modes."""
     if not mode.startswith("extractive"):
         return s, mode
-    update = {"model_check": mode == "extractive-check"}
-    return s.model_copy(update={"answer": s.answer.model_copy(update=update)}), "extractive"
+    from eval.answer_modes import mode_settings
+
+    return mode_settings(s, mode), "extractive"
 
 
 def ask(task: dict) -> dict:

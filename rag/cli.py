@@ -139,7 +139,9 @@ def why_withheld(answer) -> Text | None:
     if not answer.abstained:
         return None
     if answer.check_reply is not None:
-        said = answer.check_reply.strip(' *"').lower().startswith("not stated")
+        from rag.llm.check import says_not_stated
+
+        said = says_not_stated(answer.check_reply)
         tail = "; --json shows the quotes" if said else " (not supported there); --json shows the quotes"
         return Text.assemble(
             ("the local model's own answer from the closest abstract: ", "dim"),

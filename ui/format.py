@@ -145,7 +145,9 @@ def format_answer(answer: Answer, turn: int, asked: str | None = None, *, with_n
         n = len(answer.sources)
         closest = f" The {n} closest papers are listed under Sources." if n else ""
         if answer.check_reply is not None:  # withheld on the model's own few-word answer
-            said = answer.check_reply.strip(' *"').lower().startswith("not stated")
+            from rag.llm.check import says_not_stated
+
+            said = says_not_stated(answer.check_reply)
             why = (
                 "Asked to answer from the closest abstract, the local model replied "
                 f"“{escape_md(answer.check_reply)}”" + ("." if said else ", which that abstract does not support.")

@@ -41,9 +41,10 @@ class ExtractiveAnswerer(Answerer):
         """The answer, or an abstention when the local model finds no answer in what it reads."""
         from rag.llm.check import p_answers, reading
 
+        read = reading(self.settings, answer.text, passages)  # the same text for both of the model's checks
         t = time.perf_counter()
         try:
-            p = round(p_answers(self.settings, question, reading(self.settings, answer.text, passages)), 4)
+            p = round(p_answers(self.settings, question, read), 4)
         except (LLMError, ModelUnavailableError) as exc:
             log.warning("answer check failed, answering unchecked: %s", exc)
             if answer.confidence < self.settings.answer.abstain_threshold:  # unchecked: the stricter bar
@@ -57,14 +58,13 @@ class ExtractiveAnswerer(Answerer):
             return _withheld(answer, NOT_ANSWERED_TEXT, check=p)
         answer = answer.model_copy(update={"check": p})
         if self.settings.answer.model_check_reply and asks_detail(question):
-            return self._replied(question, answer, passages, timings)
+            return self._replied(question, answer, read, timings)
         return answer
 
-    def _replied(self, question: str, answer: Answer, passages: list[Passage], timings: dict[str, float]) -> Answer:
-        """The answer, or an abstention when the local model's own short answer says the abstract lacks it."""
-        from rag.llm.check import model_reply, reading, reply_withholds
+    def _replied(self, question: str, answer: Answer, read: str, timings: dict[str, float]) -> Answer:
+        """The answer, or an abstention when the local model's own short answer says `read` lacks it."""
+        from rag.llm.check import model_reply, reply_withholds
 
-        read = reading(self.settings, answer.text, passages)
         t = time.perf_counter()
         try:
             reply, cut = model_reply(self.settings, question, read)

@@ -143,6 +143,11 @@ _SPELLED = {
 _SPELLED_RE = re.compile(rf"\b({'|'.join(_SPELLED)})\b", re.I)
 
 
+def says_not_stated(reply: str) -> bool:
+    """Whether the model's own reply is its "Not stated" (quotes or Markdown emphasis around it allowed)."""
+    return bool(NOT_STATED.match(reply))
+
+
 def model_reply(settings: Settings, question: str, excerpts: str) -> tuple[str, bool]:
     """The local model's own few-word answer from `excerpts`, or "Not stated" (prompts/check_reply_*.txt),
     greedy; and whether it was cut at REPLY_TOKENS."""
@@ -166,7 +171,7 @@ def reply_withholds(reply: str, cut: bool, read: str) -> str | None:
     what it read (a made-up batch size); citation markers do not count, nor a number cut at the token
     limit ("fewer than 1" for "fewer than 100B"). Hand-written: a check on this model's few-word reply.
     """
-    if NOT_STATED.match(reply):
+    if says_not_stated(reply):
         return "not stated"
     reply = _MARKER.sub("", reply)
     numbers = [m.group().replace(",", "") for m in _NUMBER.finditer(reply)]
